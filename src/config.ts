@@ -1,0 +1,235 @@
+import { readFileSync } from 'node:fs';
+import { Secret } from './secret.js';
+
+/** `limit` calls per `windowMs`, as in `10/6s`. */
+export interface RateLimit {
+  limit: number;
+  windowMs: number;
+  /** The operator's spelling, for /admin/budgets and metrics. */
+  text: string;
+}
+
+export interface CoinMetricsConfig {
+  /** Absent: the Community API, without a key and with Community limits. */
+  apiKey: Secret | undefined;
+  baseUrl: string;
+  assets: readonly string[];
+  rateLimits: readonly RateLimit[];
+  /** Coin Metrics queues requests beyond 10 in parallel; we never send more. */
+  maxInFlight: number;
+  /** Freshness of ranges that include the latest complete day, seconds (default 300). */
+  ttlS: number;
+  /** Freshness of ranges that end before the latest complete day, seconds (default 21600). */
+  settledTtlS: number;
+}
+
+export interface NansenConfig {
+  /** Absent: the Nansen source is disabled. */
+  apiKey: Secret | undefined;
+  baseUrl: string;
+  rateLimits: readonly RateLimit[];
+  /** Stop calling when the reported credits left fall to this (default 0). */
+  creditReserve: number;
+  /** Most credits to spend per UTC day; undefined = no cap. */
+  dailyCreditCap: number | undefined;
+  /** Freshness of a snapshot, seconds (default 60). */
+  ttlS: number;
+}
+
+export interface Config {
+  host: string;
+  port: number;
+  logLevel: string;
+  coinmetrics: CoinMetricsConfig;
+  nansen: NansenConfig;
+  /** Bound on one upstream request, headers and body, ms (default 10000). */
+  upstreamTimeoutMs: number;
+  /** Memory bound of the response cache, MiB (default 256). */
+  cacheMaxMb: number;
+  /** How long an expired entry is served while one refresh runs, seconds (default 30). */
+  staleWhileRevalidateS: number;
+  /** How long an expired entry may stand in for a failing upstream, seconds (default 3600). */
+  staleIfErrorS: number;
+  /** Longest wait for upstream budget before answering stale or 503, ms (default 2000). */
+  budgetMaxWaitMs: number;
+  adminToken: Secret | undefined;
+  callerTokensFile: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+type ReadFile = (path: string) => string;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export const COINMETRICS_PRO_URL = 'https://api.coinmetrics.io/v4';
+export const COINMETRICS_COMMUNITY_URL = 'https://community-api.coinmetrics.io/v4';
+export const NANSEN_URL = 'https://api.nansen.ai';
+
+/** Reads and validates every variable once; lists every problem in one error. */
+export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p, 'utf8')): Config {
+  const problems: string[] = [];
+  const read = new EnvReader(env, readFile, problems);
+
+  const coinmetricsKey = read.secret('COINMETRICS_API_KEY');
+  const nansenKey = read.secret('NANSEN_API_KEY');
+  const config: Config = {
+    host: read.string('HOST', '0.0.0.0'),
+    port: read.integer('PORT', 8080, 0, 65_535),
+    logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+    coinmetrics: {
+      apiKey: coinmetricsKey,
+      baseUrl: read.url('COINMETRICS_BASE_URL', coinmetricsKey ? COINMETRICS_PRO_URL : COINMETRICS_COMMUNITY_URL),
+      assets: read.list('COINMETRICS_ASSETS', ['btc', 'eth'], /^[a-z0-9][a-z0-9_.-]{0,63}$/),
+      rateLimits: read.rateLimits('COINMETRICS_RATE_LIMIT', coinmetricsKey ? '6000/20s' : '10/6s'),
+      maxInFlight: 10,
+      ttlS: read.integer('COINMETRICS_TTL_S', 300, 1, 86_400),
+      settledTtlS: read.integer('COINMETRICS_SETTLED_TTL_S', 21_600, 1, 7 * 86_400),
+    },
+    nansen: {
+      apiKey: nansenKey,
+      baseUrl: read.url('NANSEN_BASE_URL', NANSEN_URL),
+      rateLimits: read.rateLimits('NANSEN_RATE_LIMIT', '15/1s,300/1m'),
+      creditReserve: read.integer('NANSEN_CREDIT_RESERVE', 0, 0, Number.MAX_SAFE_INTEGER),
+      dailyCreditCap: read.optionalInteger('NANSEN_DAILY_CREDIT_CAP', 1, Number.MAX_SAFE_INTEGER),
+      ttlS: read.integer('NANSEN_TTL_S', 60, 1, 86_400),
+    },
+    upstreamTimeoutMs: read.integer('UPSTREAM_TIMEOUT_MS', 10_000, 100, 300_000),
+    cacheMaxMb: read.integer('CACHE_MAX_MB', 256, 1, 65_536),
+    staleWhileRevalidateS: read.integer('STALE_WHILE_REVALIDATE_S', 30, 0, 86_400),
+    staleIfErrorS: read.integer('STALE_IF_ERROR_S', 3600, 0, 7 * 86_400),
+    budgetMaxWaitMs: read.integer('BUDGET_MAX_WAIT_MS', 2000, 0, 60_000),
+    adminToken: read.secret('ADMIN_TOKEN'),
+    callerTokensFile: read.optionalString('CALLER_TOKENS_FILE'),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
+
+/** Parses `10/6s,300/1m`; returns undefined when any part is malformed. */
+export function parseRateLimits(text: string): RateLimit[] | undefined {
+  const limits: RateLimit[] = [];
+  for (const part of text.split(',')) {
+    const match = /^\s*(\d+)\s*\/\s*(\d*)\s*(ms|s|m|h|d)\s*$/.exec(part);
+    if (!match) return undefined;
+    const limit = Number(match[1]);
+    const windowMs = Number(match[2] || 1) * (DURATION_UNITS[match[3]!] ?? 0);
+    if (limit < 1 || windowMs < 1) return undefined;
+    limits.push({ limit, windowMs, text: part.trim() });
+  }
+  return limits;
+}
+
+class EnvReader {
+  constructor(
+    private readonly env: Env,
+    private readonly readFile: ReadFile,
+    private readonly problems: string[],
+  ) {}
+
+  private raw(name: string): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === '' ? undefined : value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  optionalString(name: string): string | undefined {
+    return this.raw(name);
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    return this.optionalInteger(name, min, max) ?? fallback;
+  }
+
+  optionalInteger(name: string, min: number, max: number): number | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) {
+      this.problems.push(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+      return undefined;
+    }
+    return n;
+  }
+
+  oneOf(name: string, fallback: string, allowed: readonly string[]): string {
+    const value = this.raw(name) ?? fallback;
+    if (allowed.includes(value)) return value;
+    this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+    return fallback;
+  }
+
+  url(name: string, fallback: string): string {
+    const value = this.raw(name) ?? fallback;
+    try {
+      const url = new URL(value);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+      if (url.username || url.password || url.search) throw new Error('credentials or query');
+      return value.replace(/\/+$/, '');
+    } catch {
+      this.problems.push(`${name} must be an http(s) URL without credentials or query, got "${value}"`);
+      return fallback;
+    }
+  }
+
+  list(name: string, fallback: string[], item: RegExp): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const items = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+    const bad = items.filter((s) => !item.test(s));
+    if (items.length === 0 || bad.length > 0) {
+      this.problems.push(`${name} must be a comma-separated list of ids, got "${value}"`);
+      return fallback;
+    }
+    return [...new Set(items)];
+  }
+
+  rateLimits(name: string, fallback: string): RateLimit[] {
+    const value = this.raw(name) ?? fallback;
+    const limits = parseRateLimits(value);
+    if (limits) return limits;
+    this.problems.push(`${name} must look like "10/6s" or "15/1s,300/1m", got "${value}"`);
+    return parseRateLimits(fallback)!;
+  }
+
+  /** `NAME` or `NAME_FILE` (a path whose content is the value); never echoes the value. */
+  secret(name: string): Secret | undefined {
+    const direct = this.raw(name);
+    const file = this.raw(`${name}_FILE`);
+    if (direct !== undefined && file !== undefined) {
+      this.problems.push(`${name} and ${name}_FILE are both set; set one`);
+      return undefined;
+    }
+    if (file !== undefined) {
+      let content: string;
+      try {
+        content = this.readFile(file).trim();
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+        this.problems.push(`${name}_FILE points to a file that cannot be read (${code}): ${file}`);
+        return undefined;
+      }
+      if (content === '') {
+        this.problems.push(`${name}_FILE points to an empty file: ${file}`);
+        return undefined;
+      }
+      return new Secret(content);
+    }
+    if (direct === undefined) return undefined;
+    if (/\s/.test(direct)) {
+      this.problems.push(`${name} must not contain white space`);
+      return undefined;
+    }
+    return new Secret(direct);
+  }
+}

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import { buildApp, createLogger } from '../app.js';
+import { ConfigError, loadConfig } from '../config.js';
+import type { Lifecycle } from '../routes/health.js';
+import { startCoinMetricsSim } from './sim/coinmetrics.js';
+import { startNansenSim } from './sim/nansen.js';
+
+/**
+ * `npm run demo`: simulated Coin Metrics and Nansen on loopback, with keys made up for
+ * this run, and the gateway wired to them. Needs no network and no real keys.
+ */
+async function main(): Promise<void> {
+  const coinmetricsKey = `demo-cm-${randomBytes(12).toString('hex')}`;
+  const nansenKey = `nsk_demo_${randomBytes(12).toString('hex')}`;
+  const coinmetrics = await startCoinMetricsSim({ apiKey: coinmetricsKey });
+  const nansen = await startNansenSim({ apiKey: nansenKey });
+
+  let config;
+  try {
+    config = loadConfig({
+      ...process.env,
+      COINMETRICS_API_KEY: coinmetricsKey,
+      COINMETRICS_API_KEY_FILE: undefined,
+      COINMETRICS_BASE_URL: coinmetrics.url,
+      NANSEN_API_KEY: nansenKey,
+      NANSEN_API_KEY_FILE: undefined,
+      NANSEN_BASE_URL: nansen.url,
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const lifecycle: Lifecycle = { draining: false };
+  const app = await buildApp({ config, logger, lifecycle });
+  await app.listen({ host: config.host, port: config.port });
+
+  const base = `http://localhost:${config.port}`;
+  process.stdout.write(
+    [
+      '',
+      `netflows-gateway demo on ${base} (simulated Coin Metrics at ${coinmetrics.url}, Nansen at ${nansen.url})`,
+      'Try:',
+      `  curl '${base}/netflows?window=7d&limit=5'`,
+      `  curl '${base}/netflows?interval=1d&asset=btc&entity=binance&start=2026-10-01&end=2026-10-31'`,
+      `  curl '${base}/netflows?window=24h&entity=smart_money:fund,binance&format=csv'`,
+      `API document: ${base}/openapi.json`,
+      '',
+    ].join('\n'),
+  );
+
+  const shutdown = async () => {
+    if (lifecycle.draining) return;
+    lifecycle.draining = true;
+    await app.close();
+    await Promise.all([coinmetrics.close(), nansen.close()]);
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown());
+  process.once('SIGINT', () => void shutdown());
+}
+
+void main();

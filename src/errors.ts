@@ -1,0 +1,140 @@
+import type { SourceId } from './providers/types.js';
+
+/** The one catalogue of errors a caller can see: status and title per stable code. */
+export const ERRORS = {
+  invalid_parameter: { status: 400, title: 'Invalid parameter' },
+  unauthenticated: { status: 401, title: 'Unauthenticated' },
+  forbidden: { status: 403, title: 'Forbidden' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  not_acceptable: { status: 406, title: 'Not acceptable' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  uri_too_long: { status: 414, title: 'URI too long' },
+  rate_limited: { status: 429, title: 'Rate limited' },
+  header_fields_too_large: { status: 431, title: 'Request header fields too large' },
+  internal_error: { status: 500, title: 'Internal error' },
+  upstream_error: { status: 502, title: 'Upstream error' },
+  upstream_unavailable: { status: 503, title: 'Upstream unavailable' },
+  upstream_timeout: { status: 504, title: 'Upstream timeout' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** RFC 9457 body. `type` is a URN, stable per code. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  param?: string;
+}
+
+export class ProblemError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail: string,
+    readonly extra: { param?: string; retryAfterS?: number; headers?: Record<string, string>; cause?: unknown } = {},
+  ) {
+    super(detail, { cause: extra.cause });
+    this.name = 'ProblemError';
+    this.status = ERRORS[code].status;
+  }
+
+  toProblem(): Problem {
+    return problemBody(this.code, this.detail, this.extra.param);
+  }
+}
+
+export function problemBody(code: ErrorCode, detail: string, param?: string): Problem {
+  const { status, title } = ERRORS[code];
+  return { type: `urn:netflows:problem:${code}`, title, status, detail, code, ...(param ? { param } : {}) };
+}
+
+export function invalidParameter(param: string, detail: string): ProblemError {
+  return new ProblemError('invalid_parameter', detail, { param });
+}
+
+/** What went wrong with one upstream call, in terms a caller may see. */
+export type UpstreamFailure =
+  | 'upstream_timeout'
+  | 'upstream_unreachable'
+  | 'upstream_rate_limited'
+  | 'upstream_error'
+  | 'upstream_malformed'
+  | 'upstream_rejected_key'
+  | 'upstream_credits_exhausted'
+  | 'budget_exhausted'
+  | 'circuit_open';
+
+const FAILURE_TO_CODE: Record<UpstreamFailure, ErrorCode> = {
+  upstream_timeout: 'upstream_timeout',
+  upstream_unreachable: 'upstream_unavailable',
+  upstream_rate_limited: 'upstream_unavailable',
+  upstream_error: 'upstream_error',
+  upstream_malformed: 'upstream_error',
+  upstream_rejected_key: 'upstream_error',
+  upstream_credits_exhausted: 'upstream_unavailable',
+  budget_exhausted: 'upstream_unavailable',
+  circuit_open: 'upstream_unavailable',
+};
+
+/**
+ * A failed upstream call. `message` is written for callers: it never holds an
+ * upstream URL, body or key. The original error, if any, is the `cause`.
+ */
+export class UpstreamError extends Error {
+  constructor(
+    readonly source: SourceId,
+    readonly failure: UpstreamFailure,
+    message: string,
+    readonly options: { cause?: unknown; status?: number; retryAfterMs?: number; retryable?: boolean } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'UpstreamError';
+  }
+
+  get code(): ErrorCode {
+    return FAILURE_TO_CODE[this.failure];
+  }
+}
+
+/** The one mapping of upstream failures into the catalogue. */
+export function upstreamProblem(errors: readonly UpstreamError[]): ProblemError {
+  const first = errors[0]!;
+  const retryAfters = errors.map((e) => e.options.retryAfterMs).filter((ms): ms is number => ms !== undefined);
+  const retryAfterS =
+    first.code === 'upstream_unavailable' ? Math.max(1, Math.ceil(Math.max(1000, ...retryAfters) / 1000)) : undefined;
+  const detail = errors.map((e) => `${e.source}: ${e.message}`).join('; ');
+  return new ProblemError(first.code, detail, { retryAfterS, cause: first });
+}
+
+const RETRYABLE_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
+
+/** Maps a transport error (undici or socket) to an UpstreamError. */
+export function transportFailure(source: SourceId, error: unknown, timedOut: boolean): UpstreamError {
+  if (error instanceof UpstreamError) return error;
+  const code = (error as { code?: string } | null)?.code ?? '';
+  if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new UpstreamError(source, 'upstream_timeout', 'the upstream did not answer in time', { cause: error, retryable: true });
+  }
+  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
+    return new UpstreamError(source, 'upstream_malformed', 'the upstream answer was larger than allowed', { cause: error });
+  }
+  return new UpstreamError(source, 'upstream_unreachable', 'the upstream could not be reached', {
+    cause: error,
+    retryable: RETRYABLE_SOCKET_CODES.has(code),
+  });
+}

@@ -1,0 +1,104 @@
+import fastJson from 'fast-json-stringify';
+import { ProblemError } from '../errors.js';
+import { RECORD_FIELDS, type NetflowRecord } from '../providers/types.js';
+import { netflowsResponseSchema, recordSchema } from '../schema/index.js';
+import type { SourceStatus } from './service.js';
+
+export type Format = 'json' | 'csv' | 'ndjson';
+
+export const CONTENT_TYPES: Record<Format, string> = {
+  json: 'application/json; charset=utf-8',
+  csv: 'text/csv; charset=utf-8; header=present',
+  ndjson: 'application/x-ndjson; charset=utf-8',
+};
+
+const MEDIA_TYPES: Record<string, Format> = {
+  'application/json': 'json',
+  'text/csv': 'csv',
+  'application/x-ndjson': 'ndjson',
+  'application/ndjson': 'ndjson',
+};
+
+/** `format` wins over `Accept`; no Accept means JSON; nothing acceptable is a 406. */
+export function negotiateFormat(formatParam: unknown, accept: string | undefined): Format {
+  if (formatParam !== undefined) {
+    if (formatParam === 'json' || formatParam === 'csv' || formatParam === 'ndjson') return formatParam;
+    throw new ProblemError('not_acceptable', '`format` must be json, csv or ndjson');
+  }
+  if (!accept || accept.trim() === '') return 'json';
+  const ranges = accept
+    .split(',')
+    .map((part, index) => {
+      const [type = '', ...params] = part.split(';').map((s) => s.trim().toLowerCase());
+      const q = params.find((p) => p.startsWith('q='));
+      const weight = q ? Number(q.slice(2)) : 1;
+      return { type, weight: Number.isFinite(weight) ? weight : 0, index };
+    })
+    .filter((r) => r.weight > 0)
+    .sort((a, b) => b.weight - a.weight || specificity(b.type) - specificity(a.type) || a.index - b.index);
+  for (const { type } of ranges) {
+    if (MEDIA_TYPES[type]) return MEDIA_TYPES[type];
+    if (type === '*/*' || type === 'application/*') return 'json';
+    if (type === 'text/*') return 'csv';
+  }
+  throw new ProblemError('not_acceptable', 'this resource is available as application/json, text/csv or application/x-ndjson');
+}
+
+function specificity(type: string): number {
+  return type === '*/*' ? 0 : type.endsWith('/*') ? 1 : 2;
+}
+
+export interface Page {
+  records: NetflowRecord[];
+  nextCursor: string | null;
+  complete: boolean;
+  sources: SourceStatus[];
+  warnings: string[];
+}
+
+/** The response schema doubles as a leak filter: only its fields are written. */
+const stringifyPage = fastJson(netflowsResponseSchema as never, { schema: { NetflowRecord: recordSchema as never } });
+const stringifyRecord = fastJson(recordSchema as never);
+
+export function serialize(page: Page, format: Format): string {
+  switch (format) {
+    case 'json':
+      return stringifyPage({
+        data: page.records,
+        next_cursor: page.nextCursor,
+        complete: page.complete,
+        sources: page.sources,
+        warnings: page.warnings,
+      });
+    case 'ndjson':
+      return page.records.map((r) => stringifyRecord(r) + '\n').join('');
+    case 'csv':
+      return toCsv(page.records);
+  }
+}
+
+/** RFC 4180: CRLF lines, a header row, quotes where needed; string cells a spreadsheet would run are defused. */
+export function toCsv(records: readonly NetflowRecord[]): string {
+  const lines = [RECORD_FIELDS.join(',')];
+  for (const record of records) {
+    lines.push(RECORD_FIELDS.map((field) => csvCell(record[field])).join(','));
+  }
+  return lines.join('\r\n') + '\r\n';
+}
+
+function csvCell(value: NetflowRecord[keyof NetflowRecord]): string {
+  if (value === null) return '';
+  if (typeof value === 'number') return String(value);
+  const text = neutralize(Array.isArray(value) ? value.join('|') : value);
+  return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** A text cell starting with = + - @ tab or CR is a formula to a spreadsheet; a leading ' keeps it text (OWASP). */
+export function neutralize(text: string): string {
+  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+}
+
+/** Source statuses as one header value: `coinmetrics;status=ok;cache=miss, nansen;status=skipped` (RFC 8941 list). */
+export function sourcesHeader(sources: readonly SourceStatus[]): string {
+  return sources.map((s) => `${s.source};status=${s.status}${s.cache ? `;cache=${s.cache}` : ''}`).join(', ');
+}

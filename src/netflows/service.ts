@@ -1,0 +1,123 @@
+import { invalidParameter, upstreamProblem, UpstreamError } from '../errors.js';
+import { SOURCES, type CacheOutcome, type NetflowRecord, type Provider, type SourceAnswer, type SourceId } from '../providers/types.js';
+import { rfc3339 } from '../time.js';
+import { compareRecords } from './merge.js';
+import type { ParsedQuery } from './query.js';
+
+export interface SourceStatus {
+  source: SourceId;
+  status: 'ok' | 'stale' | 'error' | 'skipped';
+  cache: CacheOutcome | null;
+  as_of: string | null;
+  error?: { code: string; detail: string };
+}
+
+export interface NetflowsAnswer {
+  records: NetflowRecord[];
+  /** Offset of the next page, or null on the last page. */
+  nextOffset: number | null;
+  complete: boolean;
+  sources: SourceStatus[];
+  warnings: string[];
+  /** The earliest `freshUntil` of the sources that answered (ms). */
+  freshUntil: number;
+}
+
+/**
+ * Plans which sources answer, asks them in parallel, and merges, sorts and pages their
+ * rows. A source that cannot answer is skipped with a warning, or is a 400 if the caller
+ * named it; a failed source is reported, never silently dropped.
+ */
+export class NetflowsService {
+  private readonly providers: ReadonlyMap<SourceId, Provider>;
+
+  constructor(
+    providers: readonly Provider[],
+    /** Sources that are configured off, with the reason (e.g. no key). */
+    private readonly disabled: ReadonlyMap<SourceId, string>,
+  ) {
+    this.providers = new Map(providers.map((p) => [p.id, p]));
+  }
+
+  async answer(parsed: ParsedQuery, signal: AbortSignal): Promise<NetflowsAnswer> {
+    const { query } = parsed;
+    const warnings = [...parsed.warnings];
+    const named = new Set(query.sources ?? []);
+    const statuses = new Map<SourceId, SourceStatus>();
+    const asked: Provider[] = [];
+
+    for (const source of SOURCES) {
+      if (query.sources && !named.has(source)) {
+        statuses.set(source, skipped(source));
+        continue;
+      }
+      const provider = this.providers.get(source);
+      const reason = provider ? this.cannotAnswer(provider, parsed) : this.disabled.get(source) ?? `${source} is not enabled`;
+      if (reason === undefined) {
+        asked.push(provider!);
+        continue;
+      }
+      if (named.has(source)) throw invalidParameter('source', `${source} cannot answer this query: ${reason}`);
+      statuses.set(source, skipped(source));
+      if (provider) warnings.push(`${source} skipped: ${reason}`);
+    }
+    if (asked.length === 0) {
+      throw invalidParameter(query.sources ? 'source' : 'entity', `no enabled source can answer this query: ${warnings.join('; ') || 'none is enabled'}`);
+    }
+
+    const rowsNeeded = query.offset + query.limit;
+    const settled = await Promise.allSettled(asked.map((p) => p.fetch(query, { signal, rowsNeeded })));
+    const answers: SourceAnswer[] = [];
+    const failures: UpstreamError[] = [];
+    settled.forEach((outcome, i) => {
+      const source = asked[i]!.id;
+      if (outcome.status === 'rejected') {
+        if (!(outcome.reason instanceof UpstreamError)) throw outcome.reason;
+        failures.push(outcome.reason);
+        statuses.set(source, {
+          source,
+          status: 'error',
+          cache: null,
+          as_of: null,
+          error: { code: outcome.reason.failure, detail: outcome.reason.message },
+        });
+        return;
+      }
+      const answer = outcome.value;
+      answers.push(answer);
+      warnings.push(...answer.warnings);
+      statuses.set(source, {
+        source,
+        status: answer.stale ? 'stale' : 'ok',
+        cache: answer.cache,
+        as_of: rfc3339(answer.asOf),
+        ...(answer.staleBecause ? { error: answer.staleBecause } : {}),
+      });
+    });
+    if (answers.length === 0) throw upstreamProblem(failures);
+
+    const merged = answers.flatMap((a) => a.records).sort(compareRecords(query.sort));
+    const end = query.offset + query.limit;
+    const more = merged.length > end || answers.some((a) => a.hasMore);
+    const sources = SOURCES.map((s) => statuses.get(s)!);
+    return {
+      records: merged.slice(query.offset, end),
+      nextOffset: more ? end : null,
+      complete: sources.every((s) => s.status === 'ok' || s.status === 'skipped'),
+      sources,
+      warnings,
+      freshUntil: Math.min(...answers.map((a) => a.freshUntil)),
+    };
+  }
+
+  private cannotAnswer(provider: Provider, parsed: ParsedQuery): string | undefined {
+    if (provider.id === 'coinmetrics' && parsed.nansenOnlyParams.length > 0) {
+      return `${parsed.nansenOnlyParams.join(', ')} ${parsed.nansenOnlyParams.length > 1 ? 'are' : 'is'} Nansen-only`;
+    }
+    return provider.cannotAnswer(parsed.query);
+  }
+}
+
+function skipped(source: SourceId): SourceStatus {
+  return { source, status: 'skipped', cache: null, as_of: null };
+}

@@ -1,0 +1,101 @@
+import { UpstreamError } from '../../errors.js';
+import type { Secret } from '../../secret.js';
+import { isoDay } from '../../time.js';
+import { header, isRecord, parseJsonBody, retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../../upstream/http.js';
+import { nativeMetric, usdMetric, type Exchange } from './catalog.js';
+
+/** One `/timeseries/asset-metrics` question: whole UTC days, both ends inclusive. */
+export interface AssetMetricsQuery {
+  assets: readonly string[];
+  exchanges: readonly Exchange[];
+  startDay: number;
+  endDay: number;
+}
+
+export const PAGE_SIZE = 10_000;
+/** A `next_page_token` chain longer than this is an upstream fault, not data. */
+export const MAX_PAGES = 50;
+
+/** The upstream parameters, without the key and without a page token. */
+export function assetMetricsParams(query: AssetMetricsQuery, pageSize = PAGE_SIZE): URLSearchParams {
+  return new URLSearchParams({
+    assets: query.assets.join(','),
+    metrics: query.exchanges.flatMap((e) => [nativeMetric(e), usdMetric(e)]).join(','),
+    frequency: '1d',
+    start_time: isoDay(query.startDay),
+    end_time: isoDay(query.endDay),
+    paging_from: 'start',
+    page_size: String(pageSize),
+    ignore_unsupported_errors: 'true',
+    ignore_forbidden_errors: 'true',
+  });
+}
+
+/**
+ * Fetches every page by re-sending our own parameters with `next_page_token`. The
+ * body's `next_page_url` is never followed or passed on: it embeds the key.
+ */
+export async function fetchAssetMetrics(
+  client: UpstreamClient,
+  apiKey: Secret | undefined,
+  query: AssetMetricsQuery,
+  signal: AbortSignal,
+  now: number,
+  pageSize = PAGE_SIZE,
+): Promise<{ rows: unknown[]; pages: number }> {
+  const rows: unknown[] = [];
+  let token: string | undefined;
+  for (let page = 1; page <= MAX_PAGES; page++) {
+    const params = assetMetricsParams(query, pageSize);
+    if (token !== undefined) params.set('next_page_token', token);
+    if (apiKey) params.set('api_key', apiKey.reveal());
+    const response = await client.send({ method: 'GET', path: '/timeseries/asset-metrics', query: params, signal });
+    if (response.status !== 200) throw statusFailure(response, now);
+    const body = parseJsonBody('coinmetrics', response);
+    if (!isRecord(body) || !Array.isArray(body.data)) {
+      throw new UpstreamError('coinmetrics', 'upstream_malformed', 'the Coin Metrics answer has no data array');
+    }
+    rows.push(...body.data);
+    if (body.next_page_token === undefined || body.next_page_token === null) return { rows, pages: page };
+    if (typeof body.next_page_token !== 'string' || body.next_page_token === '' || body.next_page_token === token) {
+      throw new UpstreamError('coinmetrics', 'upstream_malformed', 'the Coin Metrics answer has an unusable next_page_token');
+    }
+    token = body.next_page_token;
+  }
+  throw new UpstreamError('coinmetrics', 'upstream_malformed', `Coin Metrics paging did not end within ${MAX_PAGES} pages`);
+}
+
+/** The Coin Metrics side of the one failure mapping: status and `error.type`, never the message. */
+function statusFailure(response: UpstreamResponse, now: number): UpstreamError {
+  const { status } = response;
+  const type = errorType(response);
+  const named = type ? ` (${type})` : '';
+  if (status === 401) {
+    return new UpstreamError('coinmetrics', 'upstream_rejected_key', `Coin Metrics rejected the gateway's credentials${named}`, { status });
+  }
+  if (status === 429) {
+    const wait = retryAfterMs(header(response, 'retry-after'), now) ?? retryAfterMs(header(response, 'x-ratelimit-reset'), now);
+    return new UpstreamError('coinmetrics', 'upstream_rate_limited', 'Coin Metrics rate limit reached', {
+      status,
+      retryAfterMs: wait ?? 1000,
+      retryable: true,
+    });
+  }
+  if (status >= 500) {
+    return new UpstreamError('coinmetrics', 'upstream_error', `Coin Metrics answered ${status}`, {
+      status,
+      retryable: status === 502 || status === 503 || status === 504,
+    });
+  }
+  return new UpstreamError('coinmetrics', 'upstream_error', `Coin Metrics refused the request with ${status}${named}`, { status });
+}
+
+function errorType(response: UpstreamResponse): string | undefined {
+  try {
+    const body: unknown = JSON.parse(response.body);
+    const type = isRecord(body) && isRecord(body.error) ? body.error.type : undefined;
+    return typeof type === 'string' && /^[a-z_]{1,40}$/.test(type) ? type : undefined;
+  } catch {
+    return undefined;
+  }
+}

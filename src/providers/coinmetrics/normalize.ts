@@ -1,0 +1,154 @@
+import { UpstreamError } from '../../errors.js';
+import { finiteNumber, isRecord } from '../../upstream/http.js';
+import { DAY_MS, rfc3339 } from '../../time.js';
+import type { NetflowRecord, SnapshotWindow } from '../types.js';
+import { chainOfAsset, nativeMetric, usdMetric, type Exchange } from './catalog.js';
+
+export interface DayCell {
+  native: number | null;
+  usd: number | null;
+}
+
+/**
+ * The daily net flows of one asset, in our terms. `supported` holds the exchanges whose
+ * metrics the upstream offers for the asset; a supported exchange without a cell on a
+ * day has no data that day.
+ */
+export interface AssetDays {
+  asset: string;
+  supported: Set<string>;
+  /** day (00:00 UTC ms) → exchange slug → cell */
+  days: Map<number, Map<string, DayCell>>;
+}
+
+const WINDOW_DAYS: Record<Exclude<SnapshotWindow, '1h'>, number> = { '24h': 1, '7d': 7, '30d': 30 };
+
+/**
+ * Reads `/timeseries/asset-metrics` rows: string values, an absent metric key for an
+ * unsupported metric, `null` for no data, `-status` columns ignored, nanosecond times.
+ * The only place that knows Coin Metrics' field names.
+ */
+export function decodeAssetMetrics(rows: readonly unknown[], exchanges: readonly Exchange[]): Map<string, AssetDays> {
+  const byAsset = new Map<string, AssetDays>();
+  for (const row of rows) {
+    if (!isRecord(row) || typeof row.asset !== 'string' || typeof row.time !== 'string') {
+      throw new UpstreamError('coinmetrics', 'upstream_malformed', 'a Coin Metrics row has no asset or time');
+    }
+    const day = parseDay(row.time);
+    const asset = row.asset.toLowerCase();
+    let entry = byAsset.get(asset);
+    if (!entry) {
+      entry = { asset, supported: new Set(), days: new Map() };
+      byAsset.set(asset, entry);
+    }
+    for (const exchange of exchanges) {
+      const hasNative = nativeMetric(exchange) in row;
+      const hasUsd = usdMetric(exchange) in row;
+      if (!hasNative && !hasUsd) continue;
+      entry.supported.add(exchange.slug);
+      const cell: DayCell = {
+        native: hasNative ? finiteNumber(row[nativeMetric(exchange)]) : null,
+        usd: hasUsd ? finiteNumber(row[usdMetric(exchange)]) : null,
+      };
+      let cells = entry.days.get(day);
+      if (!cells) {
+        cells = new Map();
+        entry.days.set(day, cells);
+      }
+      cells.set(exchange.slug, cell);
+    }
+  }
+  return byAsset;
+}
+
+/** `2026-11-20T00:00:00.000000000Z` → the day's 00:00 UTC in ms. */
+function parseDay(time: string): number {
+  const match = /^(\d{4})-(\d{2})-(\d{2})T00:00:00(?:\.0+)?Z$/.exec(time);
+  const ms = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : NaN;
+  if (!Number.isFinite(ms)) {
+    throw new UpstreamError('coinmetrics', 'upstream_malformed', 'a Coin Metrics row has a time that is not a whole UTC day');
+  }
+  return ms;
+}
+
+function record(asset: string, exchange: Exchange, window: NetflowRecord['window'], start: number, end: number, cell: DayCell): NetflowRecord {
+  return {
+    source: 'coinmetrics',
+    entity_type: 'exchange',
+    entity: exchange.slug,
+    asset,
+    chain: chainOfAsset(asset),
+    token_address: null,
+    window,
+    period_start: rfc3339(start),
+    period_end: rfc3339(end),
+    net_flow_native: cell.native,
+    net_flow_usd: cell.usd,
+    market_cap_usd: null,
+    trader_count: null,
+    token_age_days: null,
+    token_sectors: [],
+  };
+}
+
+const NO_DATA: DayCell = { native: null, usd: null };
+
+/** One `1d` row per supported exchange and day from `startDay` to `endDay`, null where a day has no data. */
+export function seriesRecords(data: AssetDays, exchanges: readonly Exchange[], startDay: number, endDay: number): NetflowRecord[] {
+  const records: NetflowRecord[] = [];
+  for (const exchange of exchanges) {
+    if (!data.supported.has(exchange.slug)) continue;
+    for (let day = startDay; day <= endDay; day += DAY_MS) {
+      records.push(record(data.asset, exchange, '1d', day, day + DAY_MS, data.days.get(day)?.get(exchange.slug) ?? NO_DATA));
+    }
+  }
+  return records;
+}
+
+/**
+ * One row per supported exchange with the flow summed over the last N complete days that
+ * end at the asset's latest day with data at or before `latestDay`. A day without a value
+ * makes the sum null rather than silently short.
+ */
+export function snapshotRecords(
+  data: AssetDays,
+  exchanges: readonly Exchange[],
+  window: Exclude<SnapshotWindow, '1h'>,
+  latestDay: number,
+): NetflowRecord[] {
+  const anchor = latestDayWithData(data, latestDay);
+  if (anchor === undefined) return [];
+  const span = WINDOW_DAYS[window];
+  const first = anchor - (span - 1) * DAY_MS;
+  const records: NetflowRecord[] = [];
+  for (const exchange of exchanges) {
+    if (!data.supported.has(exchange.slug)) continue;
+    let native: number | null = 0;
+    let usd: number | null = 0;
+    for (let day = first; day <= anchor; day += DAY_MS) {
+      const cell = data.days.get(day)?.get(exchange.slug) ?? NO_DATA;
+      native = native === null || cell.native === null ? null : native + cell.native;
+      usd = usd === null || cell.usd === null ? null : usd + cell.usd;
+    }
+    records.push(record(data.asset, exchange, window, first, anchor + DAY_MS, { native: finiteOrNull(native), usd: finiteOrNull(usd) }));
+  }
+  return records;
+}
+
+export function latestDayWithData(data: AssetDays, notAfter: number): number | undefined {
+  let latest: number | undefined;
+  for (const [day, cells] of data.days) {
+    if (day > notAfter || (latest !== undefined && day <= latest)) continue;
+    for (const cell of cells.values()) {
+      if (cell.native !== null || cell.usd !== null) {
+        latest = day;
+        break;
+      }
+    }
+  }
+  return latest;
+}
+
+function finiteOrNull(n: number | null): number | null {
+  return n !== null && Number.isFinite(n) ? n : null;
+}

@@ -1,0 +1,97 @@
+import { UpstreamError } from '../../errors.js';
+import type { Secret } from '../../secret.js';
+import { header, isRecord, parseJsonBody, retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../../upstream/http.js';
+
+/** A `smart-money/netflow` request body; its shape is the upstream's strict schema. */
+export interface NetflowRequestBody {
+  chains: string[];
+  filters?: {
+    include_smart_money_labels?: string[];
+    token_address?: string[];
+    include_stablecoins?: boolean;
+    include_native_tokens?: boolean;
+    token_sector?: string[];
+    trader_count?: { min?: number; max?: number };
+    token_age_days?: { min?: number; max?: number };
+    market_cap_usd?: { min?: number; max?: number };
+  };
+  pagination: { page: number; per_page: number };
+  order_by?: { field: string; direction: 'ASC' | 'DESC' }[];
+}
+
+export interface NetflowPage {
+  rows: unknown[];
+  isLastPage: boolean;
+  /** `X-Nansen-Credits-Remaining`, when sent. */
+  creditsRemaining: number | undefined;
+}
+
+export const NETFLOW_PATH = '/api/v1/smart-money/netflow';
+
+export async function fetchNetflowPage(
+  client: UpstreamClient,
+  apiKey: Secret,
+  body: NetflowRequestBody,
+  signal: AbortSignal,
+  now: number,
+): Promise<NetflowPage> {
+  const response = await client.send({
+    method: 'POST',
+    path: NETFLOW_PATH,
+    headers: { apikey: apiKey.reveal(), 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  });
+  if (response.status !== 200) throw statusFailure(response, now);
+  const parsed = parseJsonBody('nansen', response);
+  if (!isRecord(parsed) || !Array.isArray(parsed.data)) {
+    throw new UpstreamError('nansen', 'upstream_malformed', 'the Nansen answer has no data array');
+  }
+  const pagination = isRecord(parsed.pagination) ? parsed.pagination : {};
+  if (typeof pagination.is_last_page !== 'boolean') {
+    throw new UpstreamError('nansen', 'upstream_malformed', 'the Nansen answer has no pagination.is_last_page');
+  }
+  return { rows: parsed.data, isLastPage: pagination.is_last_page, creditsRemaining: creditsRemaining(response) };
+}
+
+export function creditsRemaining(response: UpstreamResponse): number | undefined {
+  const value = header(response, 'x-nansen-credits-remaining');
+  return value !== undefined && /^\d+$/.test(value.trim()) ? Number(value) : undefined;
+}
+
+/** The Nansen side of the one failure mapping: status and envelope `code`, never the message. */
+function statusFailure(response: UpstreamResponse, now: number): UpstreamError {
+  const { status } = response;
+  const code = errorCode(response);
+  const named = code ? ` (${code})` : '';
+  if (status === 401) {
+    return new UpstreamError('nansen', 'upstream_rejected_key', `Nansen rejected the gateway's API key${named}`, { status });
+  }
+  if (status === 403 && code === 'insufficient_credits') {
+    return new UpstreamError('nansen', 'upstream_credits_exhausted', 'the Nansen account has no credits left', { status, retryAfterMs: 3_600_000 });
+  }
+  if (status === 429) {
+    return new UpstreamError('nansen', 'upstream_rate_limited', 'Nansen rate limit reached', {
+      status,
+      retryAfterMs: retryAfterMs(header(response, 'retry-after'), now) ?? 1000,
+      retryable: true,
+    });
+  }
+  if (status >= 500) {
+    return new UpstreamError('nansen', 'upstream_error', `Nansen answered ${status}${named}`, {
+      status,
+      retryable: status === 502 || status === 503 || status === 504,
+    });
+  }
+  return new UpstreamError('nansen', 'upstream_error', `Nansen refused the request with ${status}${named}`, { status });
+}
+
+function errorCode(response: UpstreamResponse): string | undefined {
+  try {
+    const body: unknown = JSON.parse(response.body);
+    const code = isRecord(body) ? body.code : undefined;
+    return typeof code === 'string' && /^[a-z_]{1,40}$/.test(code) ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}

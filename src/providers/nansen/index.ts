@@ -1,0 +1,122 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { NansenConfig } from '../../config.js';
+import type { Secret } from '../../secret.js';
+import type { Clock } from '../../time.js';
+import type { UpstreamClient } from '../../upstream/http.js';
+import type { FetchContext, NetflowRecord, NetflowsQuery, Provider, SortKey, SourceAnswer } from '../types.js';
+import { COHORT_BY_ENTITY, NANSEN_CHAIN_SET, type Cohort } from './catalog.js';
+import { fetchNetflowPage, type NetflowRequestBody } from './client.js';
+import { normalizeNetflows } from './normalize.js';
+
+/** Every page costs credits: read at most this many per cohort and question. */
+export const MAX_PAGES = 10;
+export const MAX_PER_PAGE = 1000;
+const SMALL_PAGE = 100;
+
+export interface NansenDeps {
+  config: NansenConfig;
+  apiKey: Secret;
+  client: UpstreamClient;
+  clock: Clock;
+  logger: FastifyBaseLogger;
+}
+
+export function createNansenProvider({ config, apiKey, client, clock, logger }: NansenDeps): Provider {
+  return {
+    id: 'nansen',
+
+    cannotAnswer(query) {
+      if (query.mode === 'series') return 'Nansen has no history: interval=1d is not offered';
+      if (query.entities && cohortsOf(query).length === 0) return 'Nansen has smart_money entities only';
+      if (query.chains && nansenChains(query).length === 0) return `Nansen covers none of the chains asked for (${query.chains.join(', ')})`;
+      return undefined;
+    },
+
+    async fetch(query: NetflowsQuery, context: FetchContext): Promise<SourceAnswer> {
+      const asOf = clock();
+      const answers = await Promise.all(
+        cohortsOf(query).map((cohort) => fetchCohort(query, cohort, context, asOf)),
+      );
+      const warnings = answers.filter((a) => a.truncated).map((a) => `nansen: ${a.entity} was read to ${MAX_PAGES} pages; rows beyond were not fetched`);
+      logger.info({ upstream: 'nansen', pages: answers.reduce((n, a) => n + a.pages, 0) }, 'nansen fetched');
+      return {
+        records: answers.flatMap((a) => a.records),
+        asOf,
+        cache: 'miss',
+        freshUntil: asOf + config.ttlS * 1000,
+        stale: false,
+        hasMore: answers.some((a) => a.hasMore),
+        warnings,
+      };
+    },
+  };
+
+  async function fetchCohort(query: NetflowsQuery, cohort: Cohort, context: FetchContext, asOf: number) {
+    const body = toUpstreamBody(query, cohort);
+    const localAssets = query.assets ? new Set(query.assets) : undefined;
+    const perPage = localAssets || context.rowsNeeded > SMALL_PAGE ? MAX_PER_PAGE : SMALL_PAGE;
+    const records: NetflowRecord[] = [];
+    let pages = 0;
+    let isLastPage = false;
+    while (!isLastPage && records.length < context.rowsNeeded && pages < MAX_PAGES) {
+      pages++;
+      const page = await fetchNetflowPage(client, apiKey, { ...body, pagination: { page: pages, per_page: perPage } }, context.signal, clock());
+      isLastPage = page.isLastPage;
+      const rows = normalizeNetflows(page.rows, { entity: cohort.entity, window: query.window, asOf });
+      records.push(...(localAssets ? rows.filter((r) => localAssets.has(r.asset)) : rows));
+    }
+    return { entity: cohort.entity, records, pages, hasMore: !isLastPage, truncated: !isLastPage && records.length < context.rowsNeeded };
+  }
+}
+
+function cohortsOf(query: NetflowsQuery): Cohort[] {
+  if (!query.entities) return [COHORT_BY_ENTITY.get('smart_money')!];
+  return query.entities.map((e) => COHORT_BY_ENTITY.get(e)).filter((c): c is Cohort => c !== undefined);
+}
+
+function nansenChains(query: NetflowsQuery): string[] {
+  return (query.chains ?? []).filter((c) => NANSEN_CHAIN_SET.has(c));
+}
+
+/** Step one of the provider: our question as a strict `smart-money/netflow` body, pagination left to the caller. */
+export function toUpstreamBody(query: NetflowsQuery, cohort: Cohort): Omit<NetflowRequestBody, 'pagination'> {
+  const { nansen } = query;
+  const filters: NonNullable<NetflowRequestBody['filters']> = {};
+  if (cohort.label) filters.include_smart_money_labels = [cohort.label];
+  if (nansen.tokenAddresses) filters.token_address = [...nansen.tokenAddresses].sort();
+  if (nansen.includeStablecoins !== undefined) filters.include_stablecoins = nansen.includeStablecoins;
+  if (nansen.includeNativeTokens !== undefined) filters.include_native_tokens = nansen.includeNativeTokens;
+  if (nansen.sectors) filters.token_sector = [...nansen.sectors].sort();
+  if (nansen.traderCount) filters.trader_count = nansen.traderCount;
+  if (nansen.tokenAgeDays) filters.token_age_days = nansen.tokenAgeDays;
+  if (nansen.marketCapUsd) filters.market_cap_usd = nansen.marketCapUsd;
+  const chains = query.chains ? nansenChains(query).sort() : ['all'];
+  return {
+    chains,
+    ...(Object.keys(filters).length > 0 ? { filters } : {}),
+    order_by: orderBy(query.sort, query.window),
+  };
+}
+
+/**
+ * Pushes our sort down so the first pages hold the rows the merged page needs. Keys that
+ * are the same on every row of one cohort call (entity, period, native flow) are dropped;
+ * symbol, chain and address break ties as our merge does.
+ */
+function orderBy(sort: readonly SortKey[], window: NetflowsQuery['window']): NonNullable<NetflowRequestBody['order_by']> {
+  const fields: Partial<Record<SortKey['field'], string>> = {
+    net_flow_usd: `net_flow_${window}_usd`,
+    market_cap_usd: 'market_cap_usd',
+    trader_count: 'trader_count',
+    asset: 'token_symbol',
+  };
+  const order: NonNullable<NetflowRequestBody['order_by']> = [];
+  for (const key of sort) {
+    const field = fields[key.field];
+    if (field) order.push({ field, direction: key.descending ? 'DESC' : 'ASC' });
+  }
+  for (const field of ['token_symbol', 'chain', 'token_address']) {
+    if (!order.some((o) => o.field === field)) order.push({ field, direction: 'ASC' });
+  }
+  return order;
+}

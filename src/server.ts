@@ -1,0 +1,36 @@
+import { buildApp, createLogger } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import type { Lifecycle } from './routes/health.js';
+
+/** The only impure shell: reads env, listens, handles signals. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const lifecycle: Lifecycle = { draining: false };
+  const app = await buildApp({ config, logger, lifecycle });
+  if (!config.nansen.apiKey) logger.warn('NANSEN_API_KEY is not set: the Nansen source is disabled');
+  if (!config.coinmetrics.apiKey) logger.warn('COINMETRICS_API_KEY is not set: using the Coin Metrics Community API');
+
+  const shutdown = async (signal: string) => {
+    if (lifecycle.draining) return;
+    lifecycle.draining = true;
+    logger.info({ signal }, 'draining');
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', (s) => void shutdown(s));
+  process.once('SIGINT', (s) => void shutdown(s));
+
+  await app.listen({ host: config.host, port: config.port });
+}
+
+void main();

@@ -1,0 +1,40 @@
+/** Milliseconds since the epoch; injected wherever time matters so tests can move it. */
+export type Clock = () => number;
+
+export const systemClock: Clock = () => Date.now();
+
+export const DAY_MS = 86_400_000;
+
+/** Start (00:00 UTC) of the day that contains `ms`. */
+export function utcDayStart(ms: number): number {
+  return Math.floor(ms / DAY_MS) * DAY_MS;
+}
+
+/** The latest day that has fully ended at `now`: yesterday, UTC. */
+export function latestCompleteDay(now: number): number {
+  return utcDayStart(now) - DAY_MS;
+}
+
+export function isoDay(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+
+/** RFC 3339 UTC without fractional seconds, the form every record and header uses. */
+export function rfc3339(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/i;
+
+/** Parses `YYYY-MM-DD` or an RFC 3339 date-time; returns ms or undefined when invalid. */
+export function parseDateOrTime(value: string): number | undefined {
+  const dateOnly = DATE_ONLY.exec(value);
+  if (dateOnly) {
+    const ms = Date.UTC(Number(dateOnly[1]), Number(dateOnly[2]) - 1, Number(dateOnly[3]));
+    return isoDay(ms) === value ? ms : undefined;
+  }
+  if (!DATE_TIME.test(value)) return undefined;
+  const ms = Date.parse(value.replace(/(\.\d{3})\d+/, '$1'));
+  return Number.isFinite(ms) ? ms : undefined;
+}

@@ -1,0 +1,90 @@
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { COINMETRICS_COMMUNITY_URL, COINMETRICS_PRO_URL, ConfigError, loadConfig, parseRateLimits } from '../src/config.js';
+
+const noFiles = (path: string): string => {
+  throw Object.assign(new Error(`ENOENT ${path}`), { code: 'ENOENT' });
+};
+
+function problems(env: Record<string, string>, readFile = noFiles): string[] {
+  try {
+    loadConfig(env, readFile);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return [...(error as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('defaults to the Community API without a key and disables Nansen', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ host: '0.0.0.0', port: 8080, logLevel: 'info', upstreamTimeoutMs: 10_000, cacheMaxMb: 256 });
+    expect(config.coinmetrics.apiKey).toBeUndefined();
+    expect(config.coinmetrics.baseUrl).toBe(COINMETRICS_COMMUNITY_URL);
+    expect(config.coinmetrics.rateLimits.map((l) => [l.limit, l.windowMs])).toEqual([[10, 6000]]);
+    expect(config.coinmetrics.assets).toEqual(['btc', 'eth']);
+    expect(config.nansen.apiKey).toBeUndefined();
+    expect(config.nansen.rateLimits.map((l) => [l.limit, l.windowMs])).toEqual([[15, 1000], [300, 60_000]]);
+  });
+
+  it('uses the Pro API and limits with a key', () => {
+    const config = loadConfig({ COINMETRICS_API_KEY: 'cm-key' });
+    expect(config.coinmetrics.baseUrl).toBe(COINMETRICS_PRO_URL);
+    expect(config.coinmetrics.rateLimits.map((l) => [l.limit, l.windowMs])).toEqual([[6000, 20_000]]);
+    expect(config.coinmetrics.apiKey!.reveal()).toBe('cm-key');
+  });
+
+  it('reads keys from *_FILE and trims the trailing newline', () => {
+    const files: Record<string, string> = { '/run/secrets/nansen': 'nsk_file\n' };
+    const config = loadConfig({ NANSEN_API_KEY_FILE: '/run/secrets/nansen' }, (p) => files[p] ?? noFiles(p));
+    expect(config.nansen.apiKey!.reveal()).toBe('nsk_file');
+  });
+
+  it('lists every problem at once, naming each variable, without echoing keys', () => {
+    const found = problems({
+      PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      COINMETRICS_RATE_LIMIT: '10 per 6s',
+      NANSEN_API_KEY: 'nsk_secret_value',
+      NANSEN_API_KEY_FILE: '/nope',
+      ADMIN_TOKEN_FILE: '/missing',
+      COINMETRICS_BASE_URL: 'ftp://x',
+      UPSTREAM_TIMEOUT_MS: '-5',
+    });
+    expect(found).toHaveLength(7);
+    for (const name of ['PORT', 'LOG_LEVEL', 'COINMETRICS_RATE_LIMIT', 'NANSEN_API_KEY', 'ADMIN_TOKEN_FILE', 'COINMETRICS_BASE_URL', 'UPSTREAM_TIMEOUT_MS']) {
+      expect(found.some((p) => p.includes(name))).toBe(true);
+    }
+    expect(found.join('\n')).not.toContain('nsk_secret_value');
+  });
+
+  it('refuses an empty key file', () => {
+    expect(problems({ COINMETRICS_API_KEY_FILE: '/k' }, () => '\n')).toEqual(['COINMETRICS_API_KEY_FILE points to an empty file: /k']);
+  });
+
+  it('never prints a key, however it is turned into text', () => {
+    const config = loadConfig({ COINMETRICS_API_KEY: 'cm-secret', NANSEN_API_KEY: 'nsk-secret' });
+    const texts = [JSON.stringify(config), inspect(config, { depth: 10 }), String(config.nansen.apiKey), `${config.coinmetrics.apiKey}`];
+    for (const text of texts) {
+      expect(text).not.toContain('cm-secret');
+      expect(text).not.toContain('nsk-secret');
+    }
+    expect(JSON.stringify(config)).toContain('[redacted]');
+  });
+});
+
+describe('parseRateLimits', () => {
+  it('parses several windows', () => {
+    expect(parseRateLimits('15/1s, 300/1m,120/m,5/500ms')?.map((l) => [l.limit, l.windowMs])).toEqual([
+      [15, 1000],
+      [300, 60_000],
+      [120, 60_000],
+      [5, 500],
+    ]);
+  });
+
+  it.each(['', '10', '10/', '0/1s', '10/0s', '10/6 sec', 'ten/6s'])('rejects %j', (text) => {
+    expect(parseRateLimits(text)).toBeUndefined();
+  });
+});

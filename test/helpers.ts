@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import { Writable } from 'node:stream';
+import { buildApp, createLogger } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { startCoinMetricsSim, type CoinMetricsSim, type CoinMetricsSimOptions } from '../src/demo/sim/coinmetrics.js';
+import { startNansenSim, type NansenSim, type NansenSimOptions } from '../src/demo/sim/nansen.js';
+
+/** 2026-11-21T10:00:00Z: the latest complete day is 2026-11-20. */
+export const NOW = Date.parse('2026-11-21T10:00:00Z');
+
+export const CM_KEY = 'cm-test-key-5e1f0c';
+export const NANSEN_KEY = 'nsk_test_key_9a7b3d';
+
+export interface Stack {
+  app: FastifyInstance;
+  cm: CoinMetricsSim;
+  nansen: NansenSim;
+  logs: string[];
+  clock: { now: number };
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  env?: Record<string, string>;
+  cm?: CoinMetricsSimOptions;
+  nansen?: Partial<NansenSimOptions>;
+  /** Leave Nansen unconfigured in the gateway (the simulator still runs). */
+  nansenDisabled?: boolean;
+  /** Community mode: no Coin Metrics key anywhere. */
+  community?: boolean;
+}
+
+/** Both simulators and a gateway wired to them, all on one movable clock; logs captured as lines. */
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const clock = { now: NOW };
+  const now = () => clock.now;
+  const cm = await startCoinMetricsSim({ now, ...(options.community ? {} : { apiKey: CM_KEY }), ...options.cm });
+  const nansen = await startNansenSim({ now, apiKey: NANSEN_KEY, ...options.nansen });
+  const config = loadConfig({
+    COINMETRICS_BASE_URL: cm.url,
+    NANSEN_BASE_URL: nansen.url,
+    ...(options.community ? {} : { COINMETRICS_API_KEY: CM_KEY }),
+    ...(options.nansenDisabled ? {} : { NANSEN_API_KEY: NANSEN_KEY }),
+    UPSTREAM_TIMEOUT_MS: '2000',
+    LOG_LEVEL: 'debug',
+    ...options.env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(...String(chunk).split('\n').filter(Boolean));
+      done();
+    },
+  });
+  const app = await buildApp({ config, clock: now, logger: createLogger('debug', sink) });
+  return {
+    app,
+    cm,
+    nansen,
+    logs,
+    clock,
+    async close() {
+      await app.close();
+      await Promise.all([cm.close(), nansen.close()]);
+    },
+  };
+}
