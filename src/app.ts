@@ -15,6 +15,8 @@ import { netflowsRoute } from './routes/netflows.js';
 import { netflowsResponseSchema, problemSchema, recordSchema } from './schema/index.js';
 import { systemClock, type Clock } from './time.js';
 import { UpstreamClient } from './upstream/http.js';
+import { RenderedCache } from './cache/rendered.js';
+import { UpstreamCache } from './cache/upstream-cache.js';
 
 export interface AppDeps {
   config: Config;
@@ -25,6 +27,9 @@ export interface AppDeps {
   /** Default: a silent logger. */
   logger?: Logger;
   lifecycle?: Lifecycle;
+  /** Default: made here from the config. Injected by tests that need to see or clear them. */
+  cache?: UpstreamCache;
+  rendered?: RenderedCache;
 }
 
 /** Header and query names that carry secrets; pino prints `[redacted]` for them. */
@@ -79,14 +84,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
 
+  const cache = deps.cache ?? createUpstreamCache(config, clock);
+  cache.onBackgroundError((key, error) => app.log.warn({ source: key.split('|')[0], err: error }, 'background refresh failed'));
+  const rendered = deps.rendered ?? new RenderedCache(renderedCacheBytes(config), clock);
   const providers: Provider[] = [];
   const disabled = new Map<SourceId, string>();
   const client = (source: SourceId, baseUrl: string) =>
     new UpstreamClient({ source, baseUrl, dispatcher, timeoutMs: config.upstreamTimeoutMs, logger: app.log, clock });
-  providers.push(createCoinMetricsProvider({ config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl), clock, logger: app.log }));
+  const shared = { cache, clock, logger: app.log, loadTimeoutMs: requestDeadlineMs(config) };
+  providers.push(createCoinMetricsProvider({ ...shared, config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl) }));
   if (config.nansen.apiKey) {
     providers.push(
-      createNansenProvider({ config: config.nansen, apiKey: config.nansen.apiKey, client: client('nansen', config.nansen.baseUrl), clock, logger: app.log }),
+      createNansenProvider({ ...shared, config: config.nansen, apiKey: config.nansen.apiKey, client: client('nansen', config.nansen.baseUrl) }),
     );
   } else {
     disabled.set('nansen', 'Nansen is disabled: no NANSEN_API_KEY is configured');
@@ -107,9 +116,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { lifecycle });
   await app.register(catalogRoute, { config });
-  await app.register(netflowsRoute, { service, clock, deadlineMs: config.upstreamTimeoutMs * 3 });
+  await app.register(netflowsRoute, { service, clock, rendered, deadlineMs: requestDeadlineMs(config), privateCache: config.callerTokensFile !== undefined });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+/** The upstream cache takes seven eighths of CACHE_MAX_MB, the kept answers the rest. */
+export function createUpstreamCache(config: Config, clock: Clock): UpstreamCache {
+  return new UpstreamCache({
+    maxBytes: config.cacheMaxMb * 1024 * 1024 - renderedCacheBytes(config),
+    staleWhileRevalidateMs: config.staleWhileRevalidateS * 1000,
+    staleIfErrorMs: config.staleIfErrorS * 1000,
+    clock,
+  });
+}
+
+function renderedCacheBytes(config: Config): number {
+  return (config.cacheMaxMb * 1024 * 1024) / 8;
+}
+
+/** One whole /netflows request, every page and upstream call in it, gets this long. */
+function requestDeadlineMs(config: Config): number {
+  return config.upstreamTimeoutMs * 3;
 }
 
 /** Requests Node refuses before Fastify sees them (oversized headers, bad framing) still get a problem. */

@@ -138,3 +138,10 @@ export function transportFailure(source: SourceId, error: unknown, timedOut: boo
     retryable: RETRYABLE_SOCKET_CODES.has(code),
   });
 }
+
+/** Why stale data stood in for a source: its failure, in the words a caller may see. */
+export function staleReason(error: unknown): { code: string; detail: string } {
+  return error instanceof UpstreamError
+    ? { code: error.failure, detail: error.message }
+    : { code: 'upstream_error', detail: 'the upstream call failed' };
+}

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Writable } from 'node:stream';
-import { buildApp, createLogger } from '../src/app.js';
+import { buildApp, createLogger, createUpstreamCache } from '../src/app.js';
+import { RenderedCache } from '../src/cache/rendered.js';
+import type { UpstreamCache } from '../src/cache/upstream-cache.js';
 import { loadConfig } from '../src/config.js';
 import { startCoinMetricsSim, type CoinMetricsSim, type CoinMetricsSimOptions } from '../src/demo/sim/coinmetrics.js';
 import { startNansenSim, type NansenSim, type NansenSimOptions } from '../src/demo/sim/nansen.js';
@@ -13,6 +15,10 @@ export const NANSEN_KEY = 'nsk_test_key_9a7b3d';
 
 export interface Stack {
   app: FastifyInstance;
+  cache: UpstreamCache;
+  rendered: RenderedCache;
+  /** Forget every cached upstream answer and every kept response. */
+  clearCaches(): void;
   cm: CoinMetricsSim;
   nansen: NansenSim;
   logs: string[];
@@ -52,9 +58,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       done();
     },
   });
-  const app = await buildApp({ config, clock: now, logger: createLogger('debug', sink) });
+  const cache = createUpstreamCache(config, now);
+  const rendered = new RenderedCache(16 * 1024 * 1024, now);
+  const app = await buildApp({ config, clock: now, logger: createLogger('debug', sink), cache, rendered });
   return {
     app,
+    cache,
+    rendered,
+    clearCaches() {
+      cache.clear();
+      rendered.clear();
+    },
     cm,
     nansen,
     logs,

@@ -21,6 +21,8 @@ export interface NetflowsAnswer {
   warnings: string[];
   /** The earliest `freshUntil` of the sources that answered (ms). */
   freshUntil: number;
+  /** When the oldest data in the answer was fetched from its upstream (ms). */
+  storedAt: number;
 }
 
 /**
@@ -66,7 +68,7 @@ export class NetflowsService {
     }
 
     const rowsNeeded = query.offset + query.limit;
-    const settled = await Promise.allSettled(asked.map((p) => p.fetch(query, { signal, rowsNeeded })));
+    const settled = await Promise.allSettled(asked.map((p) => beforeDeadline(p.id, p.fetch(query, { rowsNeeded }), signal)));
     const answers: SourceAnswer[] = [];
     const failures: UpstreamError[] = [];
     settled.forEach((outcome, i) => {
@@ -107,6 +109,7 @@ export class NetflowsService {
       sources,
       warnings,
       freshUntil: Math.min(...answers.map((a) => a.freshUntil)),
+      storedAt: Math.min(...answers.map((a) => a.storedAt)),
     };
   }
 
@@ -116,6 +119,23 @@ export class NetflowsService {
     }
     return provider.cannotAnswer(parsed.query);
   }
+}
+
+/**
+ * A caller stops waiting at its deadline; the upstream load it was waiting on goes on for
+ * whoever else shares it, and fills the cache.
+ */
+function beforeDeadline<T>(source: SourceId, work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(deadlineError(source));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(deadlineError(source));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function deadlineError(source: SourceId): UpstreamError {
+  return new UpstreamError(source, 'upstream_timeout', 'the request ran out of time before the upstream answered');
 }
 
 function skipped(source: SourceId): SourceStatus {

@@ -104,6 +104,8 @@ export interface SourceAnswer {
   /** When the data was current: Coin Metrics' latest day, Nansen's fetch time (ms). */
   asOf: number;
   cache: CacheOutcome;
+  /** When the oldest part of this data was fetched from the upstream (ms); drives Age. */
+  storedAt: number;
   /** Until when this data counts as fresh (ms); drives Cache-Control. */
   freshUntil: number;
   /** True when served from cache after the upstream failed or its budget ran out. */
@@ -116,7 +118,6 @@ export interface SourceAnswer {
 }
 
 export interface FetchContext {
-  signal: AbortSignal;
   /** How many of this source's rows, in the query's sort order, the requested page needs. */
   rowsNeeded: number;
 }

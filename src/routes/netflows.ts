@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { RenderedCache, Rendered } from '../cache/rendered.js';
 import { encodeCursor } from '../netflows/cursor.js';
-import { CONTENT_TYPES, negotiateFormat, serialize, sourcesHeader } from '../netflows/format.js';
+import { CONTENT_TYPES, negotiateFormat, serialize, sourcesHeader, type Format } from '../netflows/format.js';
 import { parseNetflowsQuery, type RawQuery } from '../netflows/query.js';
-import type { NetflowsService, SourceStatus } from '../netflows/service.js';
+import type { NetflowsAnswer, NetflowsService, SourceStatus } from '../netflows/service.js';
 import { netflowsQuerySchema, problemResponses, WINDOW_RULE } from '../schema/index.js';
 import type { Clock } from '../time.js';
 
@@ -12,9 +13,14 @@ export interface NetflowsRouteOptions {
   clock: Clock;
   /** Bound on one whole /netflows request: every page and upstream call inside it (ms). */
   deadlineMs: number;
+  rendered: RenderedCache;
+  /** Caller tokens are on: answers are per caller, so shared caches must not keep them. */
+  privateCache: boolean;
 }
 
-export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (app, { service, clock, deadlineMs }) => {
+export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (app, options) => {
+  const { service, clock, rendered, deadlineMs, privateCache } = options;
+
   app.get(
     '/netflows',
     {
@@ -41,25 +47,63 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
       },
     },
     async (request, reply) => {
+      const requestKey = `${request.url}\n${request.headers.accept ?? ''}`;
+      const kept = rendered.get(requestKey);
+      if (kept) return send(reply, kept, request.headers['if-none-match']);
+
       const query = request.query as RawQuery;
       const format = negotiateFormat(query.format, request.headers.accept);
       const parsed = parseNetflowsQuery(query, clock());
+      const questionKey = `${format}|${parsed.query.offset}|${parsed.fingerprint}`;
+      const same = rendered.get(questionKey);
+      if (same) {
+        rendered.set([requestKey], same);
+        return send(reply, same, request.headers['if-none-match']);
+      }
+
       const answer = await service.answer(parsed, AbortSignal.timeout(deadlineMs));
       const nextCursor = answer.nextOffset === null ? null : encodeCursor(answer.nextOffset, parsed.fingerprint);
-      const body = serialize({ ...answer, nextCursor }, format);
-      const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
-
-      reply.header('etag', etag);
-      reply.header('cache-control', `max-age=${Math.max(0, Math.floor((answer.freshUntil - clock()) / 1000))}`);
-      reply.header('cache-status', cacheStatus(answer.sources));
-      reply.header('netflows-complete', String(answer.complete));
-      reply.header('netflows-sources', sourcesHeader(answer.sources));
-      reply.header('vary', 'accept');
-      if (nextCursor) reply.header('link', `<${nextLink(request.url, nextCursor)}>; rel="next"`);
-      if (ifNoneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send();
-      return reply.type(CONTENT_TYPES[format]).send(body);
+      const link = nextCursor ? `<${nextLink(request.url, nextCursor)}>; rel="next"` : undefined;
+      const fresh = render(answer, format, nextCursor, link);
+      if (answer.complete) {
+        const asHit = answer.sources.some((s) => s.cache !== null && s.cache !== 'hit')
+          ? render({ ...answer, sources: answer.sources.map((s) => (s.cache === null ? s : { ...s, cache: 'hit' })) }, format, nextCursor, link, [fresh.etag])
+          : fresh;
+        rendered.set([requestKey, questionKey], asHit);
+      }
+      return send(reply, fresh, request.headers['if-none-match']);
     },
   );
+
+  function render(answer: NetflowsAnswer, format: Format, nextCursor: string | null, link: string | undefined, alsoMatches: string[] = []): Rendered {
+    const body = serialize({ ...answer, nextCursor }, format);
+    return {
+      body,
+      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+      alsoMatches,
+      contentType: CONTENT_TYPES[format],
+      headers: {
+        'cache-status': cacheStatus(answer.sources),
+        'netflows-complete': String(answer.complete),
+        'netflows-sources': sourcesHeader(answer.sources),
+        vary: 'accept',
+        ...(link ? { link } : {}),
+      },
+      storedAt: answer.storedAt,
+      freshUntil: answer.freshUntil,
+    };
+  }
+
+  function send(reply: FastifyReply, answer: Rendered, ifNoneMatch: string | undefined) {
+    const now = clock();
+    reply.headers(answer.headers);
+    reply.header('etag', answer.etag);
+    reply.header('age', String(Math.max(0, Math.floor((now - answer.storedAt) / 1000))));
+    const maxAge = Math.max(0, Math.floor((answer.freshUntil - now) / 1000));
+    reply.header('cache-control', privateCache ? `private, max-age=${maxAge}` : `max-age=${maxAge}`);
+    if (ifNoneMatch && matches(ifNoneMatch, answer)) return reply.code(304).send();
+    return reply.type(answer.contentType).send(answer.body);
+  }
 };
 
 /** RFC 9211, one member per source that answered. */
@@ -81,10 +125,9 @@ function nextLink(url: string, cursor: string): string {
   return `${path}?${[...kept, `cursor=${cursor}`].join('&')}`;
 }
 
-function ifNoneMatch(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
+function matches(header: string, answer: Rendered): boolean {
   return header.split(',').some((tag) => {
-    const t = tag.trim();
-    return t === '*' || t === etag || t === `W/${etag}`;
+    const t = tag.trim().replace(/^W\//, '');
+    return t === '*' || t === answer.etag || answer.alsoMatches.includes(t);
   });
 }

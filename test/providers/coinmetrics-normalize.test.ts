@@ -46,8 +46,8 @@ describe('decodeAssetMetrics', () => {
   it('reads string values, treats null as no data and an absent key as unsupported', () => {
     const decoded = decodeAssetMetrics(rows, [binance, bitmex, kraken]).get('btc')!;
     expect([...decoded.supported].sort()).toEqual(['binance', 'kraken']);
-    expect(decoded.days.get(day('2026-11-18'))!.get('binance')).toEqual({ native: -120.5, usd: -10845000.25 });
-    expect(decoded.days.get(day('2026-11-19'))!.get('binance')).toEqual({ native: null, usd: null });
+    expect(decoded.days[day('2026-11-18')]!.binance).toEqual({ native: -120.5, usd: -10845000.25 });
+    expect(decoded.days[day('2026-11-19')]!.binance).toEqual({ native: null, usd: null });
   });
 
   it('gives series rows per day, null where a day has no data, none for unsupported exchanges', () => {
@@ -108,7 +108,7 @@ describe('decodeAssetMetrics', () => {
 
   it('turns unreadable values into null, never NaN', () => {
     const hostile = [{ asset: 'btc', time: '2026-11-20T00:00:00.000000000Z', FlowNetKRKNtv: 'NaN', FlowNetKRKUSD: { x: 1 } }];
-    const cell = decodeAssetMetrics(hostile, [kraken]).get('btc')!.days.get(day('2026-11-20'))!.get('kraken');
+    const cell = decodeAssetMetrics(hostile, [kraken]).get('btc')!.days[day('2026-11-20')]!.kraken;
     expect(cell).toEqual({ native: null, usd: null });
   });
 

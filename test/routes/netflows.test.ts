@@ -12,6 +12,7 @@ afterAll(() => stack.close());
 beforeEach(() => {
   stack.cm.reset();
   stack.nansen.reset();
+  stack.clearCaches();
 });
 
 async function get(url: string, headers: Record<string, string> = {}) {

@@ -1,10 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { UpstreamCache } from '../../cache/upstream-cache.js';
 import type { CoinMetricsConfig } from '../../config.js';
+import { staleReason } from '../../errors.js';
 import { DAY_MS, latestCompleteDay, type Clock } from '../../time.js';
 import type { UpstreamClient } from '../../upstream/http.js';
-import type { FetchContext, NetflowRecord, NetflowsQuery, Provider, SourceAnswer } from '../types.js';
+import type { NetflowRecord, NetflowsQuery, Provider, SourceAnswer } from '../types.js';
 import { EXCHANGE_BY_SLUG, EXCHANGES, type Exchange } from './catalog.js';
 import { fetchAssetMetrics, type AssetMetricsQuery } from './client.js';
+import { CoinMetricsDayCache } from './day-cache.js';
 import { decodeAssetMetrics, latestDayWithData, seriesRecords, snapshotRecords } from './normalize.js';
 
 /**
@@ -16,11 +19,25 @@ export const SNAPSHOT_FETCH_DAYS = 32;
 export interface CoinMetricsDeps {
   config: CoinMetricsConfig;
   client: UpstreamClient;
+  cache: UpstreamCache;
   clock: Clock;
   logger: FastifyBaseLogger;
+  /** Bound on one upstream load, every page included (ms). */
+  loadTimeoutMs: number;
 }
 
-export function createCoinMetricsProvider({ config, client, clock, logger }: CoinMetricsDeps): Provider {
+export function createCoinMetricsProvider({ config, client, cache, clock, logger, loadTimeoutMs }: CoinMetricsDeps): Provider {
+  const days = new CoinMetricsDayCache({
+    cache,
+    latestTtlMs: config.ttlS * 1000,
+    settledTtlMs: config.settledTtlS * 1000,
+    fetch: async (query) => {
+      const { rows, pages } = await fetchAssetMetrics(client, config.apiKey, query, AbortSignal.timeout(loadTimeoutMs), clock());
+      logger.info({ upstream: 'coinmetrics', pages, rows: rows.length, assets: query.assets.length, days: (query.endDay - query.startDay) / DAY_MS + 1 }, 'coinmetrics fetched');
+      return decodeAssetMetrics(rows, query.exchanges);
+    },
+  });
+
   return {
     id: 'coinmetrics',
 
@@ -30,18 +47,15 @@ export function createCoinMetricsProvider({ config, client, clock, logger }: Coi
       return undefined;
     },
 
-    async fetch(query: NetflowsQuery, context: FetchContext): Promise<SourceAnswer> {
-      const now = clock();
-      const latestDay = latestCompleteDay(now);
+    async fetch(query: NetflowsQuery): Promise<SourceAnswer> {
+      const latestDay = latestCompleteDay(clock());
       const exchanges = exchangesOf(query);
       const upstreamQuery = toUpstreamQuery(query, config.assets, exchanges, latestDay);
-      const { rows, pages } = await fetchAssetMetrics(client, config.apiKey, upstreamQuery, context.signal, now);
-      const decoded = decodeAssetMetrics(rows, exchanges);
-      logger.info({ upstream: 'coinmetrics', pages, rows: rows.length }, 'coinmetrics fetched');
+      const answer = await days.days(upstreamQuery.assets, upstreamQuery.exchanges, upstreamQuery.startDay, upstreamQuery.endDay, latestDay);
 
       const records: NetflowRecord[] = [];
       let asOf = 0;
-      for (const data of decoded.values()) {
+      for (const data of answer.byAsset.values()) {
         if (query.mode === 'series') {
           records.push(...seriesRecords(data, exchanges, upstreamQuery.startDay, upstreamQuery.endDay));
           asOf = Math.max(asOf, upstreamQuery.endDay);
@@ -50,13 +64,14 @@ export function createCoinMetricsProvider({ config, client, clock, logger }: Coi
           asOf = Math.max(asOf, latestDayWithData(data, latestDay) ?? 0);
         }
       }
-      const settled = upstreamQuery.endDay < latestDay;
       return {
         records: query.chains ? records.filter((r) => r.chain !== null && query.chains!.includes(r.chain)) : records,
         asOf: asOf || latestDay,
-        cache: 'miss',
-        freshUntil: now + (settled ? config.settledTtlS : config.ttlS) * 1000,
-        stale: false,
+        storedAt: Number.isFinite(answer.storedAt) ? answer.storedAt : clock(),
+        cache: answer.outcome,
+        freshUntil: Number.isFinite(answer.freshUntil) ? answer.freshUntil : clock() + config.ttlS * 1000,
+        stale: answer.error !== undefined,
+        ...(answer.error !== undefined ? { staleBecause: staleReason(answer.error) } : {}),
         hasMore: false,
         warnings: [],
       };
@@ -69,7 +84,7 @@ function exchangesOf(query: NetflowsQuery): Exchange[] {
   return query.entities.map((e) => EXCHANGE_BY_SLUG.get(e)).filter((e): e is Exchange => e !== undefined);
 }
 
-/** Step one of the provider: our question in Coin Metrics' terms. */
+/** Step one of the provider: our question in Coin Metrics' terms, lists in canonical order. */
 export function toUpstreamQuery(
   query: NetflowsQuery,
   defaultAssets: readonly string[],

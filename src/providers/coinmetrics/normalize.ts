@@ -10,15 +10,15 @@ export interface DayCell {
 }
 
 /**
- * The daily net flows of one asset, in our terms. `supported` holds the exchanges whose
- * metrics the upstream offers for the asset; a supported exchange without a cell on a
- * day has no data that day.
+ * The daily net flows of one asset, in our terms and JSON-safe (it is cached as is).
+ * `supported` holds the exchanges whose metrics the upstream offers for the asset; a
+ * supported exchange without a cell on a day has no data that day.
  */
 export interface AssetDays {
   asset: string;
-  supported: Set<string>;
+  supported: string[];
   /** day (00:00 UTC ms) → exchange slug → cell */
-  days: Map<number, Map<string, DayCell>>;
+  days: Record<number, Record<string, DayCell>>;
 }
 
 const WINDOW_DAYS: Record<Exclude<SnapshotWindow, '1h'>, number> = { '24h': 1, '7d': 7, '30d': 30 };
@@ -38,24 +38,18 @@ export function decodeAssetMetrics(rows: readonly unknown[], exchanges: readonly
     const asset = row.asset.toLowerCase();
     let entry = byAsset.get(asset);
     if (!entry) {
-      entry = { asset, supported: new Set(), days: new Map() };
+      entry = { asset, supported: [], days: {} };
       byAsset.set(asset, entry);
     }
     for (const exchange of exchanges) {
       const hasNative = nativeMetric(exchange) in row;
       const hasUsd = usdMetric(exchange) in row;
       if (!hasNative && !hasUsd) continue;
-      entry.supported.add(exchange.slug);
-      const cell: DayCell = {
+      if (!entry.supported.includes(exchange.slug)) entry.supported.push(exchange.slug);
+      (entry.days[day] ??= {})[exchange.slug] = {
         native: hasNative ? finiteNumber(row[nativeMetric(exchange)]) : null,
         usd: hasUsd ? finiteNumber(row[usdMetric(exchange)]) : null,
       };
-      let cells = entry.days.get(day);
-      if (!cells) {
-        cells = new Map();
-        entry.days.set(day, cells);
-      }
-      cells.set(exchange.slug, cell);
     }
   }
   return byAsset;
@@ -97,9 +91,9 @@ const NO_DATA: DayCell = { native: null, usd: null };
 export function seriesRecords(data: AssetDays, exchanges: readonly Exchange[], startDay: number, endDay: number): NetflowRecord[] {
   const records: NetflowRecord[] = [];
   for (const exchange of exchanges) {
-    if (!data.supported.has(exchange.slug)) continue;
+    if (!data.supported.includes(exchange.slug)) continue;
     for (let day = startDay; day <= endDay; day += DAY_MS) {
-      records.push(record(data.asset, exchange, '1d', day, day + DAY_MS, data.days.get(day)?.get(exchange.slug) ?? NO_DATA));
+      records.push(record(data.asset, exchange, '1d', day, day + DAY_MS, data.days[day]?.[exchange.slug] ?? NO_DATA));
     }
   }
   return records;
@@ -122,11 +116,11 @@ export function snapshotRecords(
   const first = anchor - (span - 1) * DAY_MS;
   const records: NetflowRecord[] = [];
   for (const exchange of exchanges) {
-    if (!data.supported.has(exchange.slug)) continue;
+    if (!data.supported.includes(exchange.slug)) continue;
     let native: number | null = 0;
     let usd: number | null = 0;
     for (let day = first; day <= anchor; day += DAY_MS) {
-      const cell = data.days.get(day)?.get(exchange.slug) ?? NO_DATA;
+      const cell = data.days[day]?.[exchange.slug] ?? NO_DATA;
       native = native === null || cell.native === null ? null : native + cell.native;
       usd = usd === null || cell.usd === null ? null : usd + cell.usd;
     }
@@ -137,14 +131,10 @@ export function snapshotRecords(
 
 export function latestDayWithData(data: AssetDays, notAfter: number): number | undefined {
   let latest: number | undefined;
-  for (const [day, cells] of data.days) {
+  for (const [key, cells] of Object.entries(data.days)) {
+    const day = Number(key);
     if (day > notAfter || (latest !== undefined && day <= latest)) continue;
-    for (const cell of cells.values()) {
-      if (cell.native !== null || cell.usd !== null) {
-        latest = day;
-        break;
-      }
-    }
+    if (Object.values(cells).some((cell) => cell.native !== null || cell.usd !== null)) latest = day;
   }
   return latest;
 }

@@ -1,12 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { approximateSize, combineOutcomes, type UpstreamCache } from '../../cache/upstream-cache.js';
 import type { NansenConfig } from '../../config.js';
+import { staleReason } from '../../errors.js';
 import type { Secret } from '../../secret.js';
 import type { Clock } from '../../time.js';
 import type { UpstreamClient } from '../../upstream/http.js';
-import type { FetchContext, NetflowRecord, NetflowsQuery, Provider, SortKey, SourceAnswer } from '../types.js';
+import type { CacheOutcome, FetchContext, NetflowRecord, NetflowsQuery, Provider, SortKey, SourceAnswer } from '../types.js';
 import { COHORT_BY_ENTITY, NANSEN_CHAIN_SET, type Cohort } from './catalog.js';
 import { fetchNetflowPage, type NetflowRequestBody } from './client.js';
-import { normalizeNetflows } from './normalize.js';
+import { decodeNetflowRows, toRecords, type TokenFlows } from './normalize.js';
 
 /** Every page costs credits: read at most this many per cohort and question. */
 export const MAX_PAGES = 10;
@@ -17,11 +19,20 @@ export interface NansenDeps {
   config: NansenConfig;
   apiKey: Secret;
   client: UpstreamClient;
+  cache: UpstreamCache;
   clock: Clock;
   logger: FastifyBaseLogger;
+  /** Bound on one upstream page load, retries included (ms). */
+  loadTimeoutMs: number;
 }
 
-export function createNansenProvider({ config, apiKey, client, clock, logger }: NansenDeps): Provider {
+/** One page as the cache holds it. */
+interface CachedPage {
+  tokens: TokenFlows[];
+  isLastPage: boolean;
+}
+
+export function createNansenProvider({ config, apiKey, client, cache, clock, logger, loadTimeoutMs }: NansenDeps): Provider {
   return {
     id: 'nansen',
 
@@ -33,39 +44,65 @@ export function createNansenProvider({ config, apiKey, client, clock, logger }: 
     },
 
     async fetch(query: NetflowsQuery, context: FetchContext): Promise<SourceAnswer> {
-      const asOf = clock();
-      const answers = await Promise.all(
-        cohortsOf(query).map((cohort) => fetchCohort(query, cohort, context, asOf)),
-      );
+      const answers = await Promise.all(cohortsOf(query).map((cohort) => fetchCohort(query, cohort, context)));
       const warnings = answers.filter((a) => a.truncated).map((a) => `nansen: ${a.entity} was read to ${MAX_PAGES} pages; rows beyond were not fetched`);
-      logger.info({ upstream: 'nansen', pages: answers.reduce((n, a) => n + a.pages, 0) }, 'nansen fetched');
+      const error = answers.find((a) => a.error)?.error;
       return {
         records: answers.flatMap((a) => a.records),
-        asOf,
-        cache: 'miss',
-        freshUntil: asOf + config.ttlS * 1000,
-        stale: false,
+        asOf: Math.min(...answers.map((a) => a.asOf)),
+        storedAt: Math.min(...answers.map((a) => a.asOf)),
+        cache: combineOutcomes(answers.map((a) => a.outcome)),
+        freshUntil: Math.min(...answers.map((a) => a.freshUntil)),
+        stale: error !== undefined,
+        ...(error ? { staleBecause: staleReason(error) } : {}),
         hasMore: answers.some((a) => a.hasMore),
         warnings,
       };
     },
   };
 
-  async function fetchCohort(query: NetflowsQuery, cohort: Cohort, context: FetchContext, asOf: number) {
+  /** One page through the cache: a fresh copy, a stale one while it refreshes, or one upstream call. */
+  async function page(body: NetflowRequestBody) {
+    const key = `nansen|${JSON.stringify(body)}`;
+    return cache.get<CachedPage>(key, async () => {
+      const fetched = await fetchNetflowPage(client, apiKey, body, AbortSignal.timeout(loadTimeoutMs), clock());
+      const value: CachedPage = { tokens: decodeNetflowRows(fetched.rows), isLastPage: fetched.isLastPage };
+      logger.info({ upstream: 'nansen', page: body.pagination.page, rows: value.tokens.length, creditsRemaining: fetched.creditsRemaining }, 'nansen page fetched');
+      return { value, freshForMs: config.ttlS * 1000, sizeBytes: approximateSize(value) };
+    });
+  }
+
+  async function fetchCohort(query: NetflowsQuery, cohort: Cohort, context: FetchContext) {
     const body = toUpstreamBody(query, cohort);
     const localAssets = query.assets ? new Set(query.assets) : undefined;
     const perPage = localAssets || context.rowsNeeded > SMALL_PAGE ? MAX_PER_PAGE : SMALL_PAGE;
-    const records: NetflowRecord[] = [];
+    const tokens: TokenFlows[] = [];
+    const outcomes: CacheOutcome[] = [];
+    let asOf = Number.POSITIVE_INFINITY;
+    let freshUntil = Number.POSITIVE_INFINITY;
+    let error: unknown;
     let pages = 0;
     let isLastPage = false;
-    while (!isLastPage && records.length < context.rowsNeeded && pages < MAX_PAGES) {
+    while (!isLastPage && tokens.length < context.rowsNeeded && pages < MAX_PAGES) {
       pages++;
-      const page = await fetchNetflowPage(client, apiKey, { ...body, pagination: { page: pages, per_page: perPage } }, context.signal, clock());
-      isLastPage = page.isLastPage;
-      const rows = normalizeNetflows(page.rows, { entity: cohort.entity, window: query.window, asOf });
-      records.push(...(localAssets ? rows.filter((r) => localAssets.has(r.asset)) : rows));
+      const result = await page({ ...body, pagination: { page: pages, per_page: perPage } });
+      outcomes.push(result.outcome);
+      error ??= result.error;
+      asOf = Math.min(asOf, result.entry.storedAt);
+      freshUntil = Math.min(freshUntil, result.entry.freshUntil);
+      isLastPage = result.entry.value.isLastPage;
+      tokens.push(...(localAssets ? result.entry.value.tokens.filter((t) => localAssets.has(t.symbol)) : result.entry.value.tokens));
     }
-    return { entity: cohort.entity, records, pages, hasMore: !isLastPage, truncated: !isLastPage && records.length < context.rowsNeeded };
+    return {
+      entity: cohort.entity,
+      records: toRecords(tokens, { entity: cohort.entity, window: query.window, asOf }),
+      asOf,
+      freshUntil,
+      outcome: combineOutcomes(outcomes),
+      error,
+      hasMore: !isLastPage,
+      truncated: !isLastPage && tokens.length < context.rowsNeeded,
+    };
   }
 }
 

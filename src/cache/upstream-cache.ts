@@ -1,0 +1,209 @@
+import { LRUCache } from 'lru-cache';
+import type { CacheOutcome } from '../providers/types.js';
+import type { Clock } from '../time.js';
+
+/** One cached upstream answer, already in our terms. Timestamps are ms since the epoch. */
+export interface CacheEntry<V> {
+  value: V;
+  storedAt: number;
+  /** Until then the entry is served as is. */
+  freshUntil: number;
+}
+
+/** What a loader hands back: the value, how long it stays fresh, and its size for the memory bound. */
+export interface Loaded<V> {
+  value: V;
+  freshForMs: number;
+  sizeBytes: number;
+}
+
+/**
+ * A tier behind the in-process one (Redis, later): consulted on a local miss before the
+ * upstream is called, and written after every upstream answer. Optional.
+ */
+export interface SharedCacheTier {
+  get<V>(key: string): Promise<CacheEntry<V> | undefined>;
+  set<V>(key: string, entry: CacheEntry<V>, keepForMs: number): Promise<void>;
+}
+
+export interface UpstreamCacheOptions {
+  /** Memory bound of every entry together, bytes. */
+  maxBytes: number;
+  /** Expired entries within this window are served at once while one refresh runs (ms). */
+  staleWhileRevalidateMs: number;
+  /** Expired entries within this window stand in for a failing upstream (ms). */
+  staleIfErrorMs: number;
+  clock: Clock;
+  shared?: SharedCacheTier;
+}
+
+export type Usability = 'fresh' | 'revalidate' | 'stale-if-error' | 'expired';
+
+export interface CacheResult<V> {
+  entry: CacheEntry<V>;
+  outcome: CacheOutcome;
+  /** Set when `outcome` is stale because the refresh failed: the failure. */
+  error?: unknown;
+}
+
+type Load = () => Promise<Loaded<unknown>>;
+type StoredEntry = CacheEntry<unknown> & { sizeBytes: number };
+
+/**
+ * The upstream cache: lru-cache bounded by size, with single-flight through `fetch()`
+ * (concurrent misses of one key make one load), stale-while-revalidate and stale-if-error.
+ * Errors are never stored; a failed refresh leaves the previous entry in place.
+ */
+export class UpstreamCache {
+  private readonly lru: LRUCache<string, StoredEntry, Load>;
+  private readonly dropListeners: ((key: string, reason: 'evict' | 'expire' | 'delete') => void)[] = [];
+  private readonly backgroundErrorListeners: ((key: string, error: unknown) => void)[] = [];
+
+  constructor(private readonly options: UpstreamCacheOptions) {
+    const { clock } = options;
+    this.lru = new LRUCache<string, StoredEntry, Load>({
+      maxSize: Math.max(1, options.maxBytes),
+      sizeCalculation: (entry) => Math.max(1, entry.sizeBytes),
+      // lru-cache's own clock only decides when to drop an entry; freshness is ours.
+      perf: { now: clock },
+      ttlResolution: 0,
+      allowStale: true,
+      noDeleteOnStaleGet: true,
+      noDeleteOnFetchRejection: true,
+      dispose: (_value, key, reason) => {
+        if (reason === 'evict' || reason === 'expire' || reason === 'delete') {
+          for (const listener of this.dropListeners) listener(key, reason);
+        }
+      },
+      fetchMethod: async (key, _stale, { options: setOptions, context: load }) => {
+        const shared = await this.fromSharedTier(key);
+        if (shared) {
+          setOptions.ttl = this.keepForMs(shared.freshUntil - clock());
+          return shared;
+        }
+        const loaded = await load();
+        const now = clock();
+        const entry: StoredEntry = { value: loaded.value, storedAt: now, freshUntil: now + loaded.freshForMs, sizeBytes: loaded.sizeBytes };
+        setOptions.ttl = this.keepForMs(loaded.freshForMs);
+        void this.options.shared?.set(key, { value: entry.value, storedAt: entry.storedAt, freshUntil: entry.freshUntil }, setOptions.ttl).catch(() => undefined);
+        return entry;
+      },
+    });
+  }
+
+  /** Hears of every entry that leaves the cache (evicted for room, expired or deleted); not of replacements. */
+  onDrop(listener: (key: string, reason: 'evict' | 'expire' | 'delete') => void): void {
+    this.dropListeners.push(listener);
+  }
+
+  /** Hears of background refreshes that failed; the entry stays as it was. */
+  onBackgroundError(listener: (key: string, error: unknown) => void): void {
+    this.backgroundErrorListeners.push(listener);
+  }
+
+  /** How an entry may be used now. */
+  usability(entry: CacheEntry<unknown>): Usability {
+    const age = this.options.clock() - entry.freshUntil;
+    if (age < 0) return 'fresh';
+    if (age < this.options.staleWhileRevalidateMs) return 'revalidate';
+    if (age < this.options.staleIfErrorMs) return 'stale-if-error';
+    return 'expired';
+  }
+
+  /** The entry held for `key`, however old, without touching recency; undefined when none. */
+  peek<V>(key: string): CacheEntry<V> | undefined {
+    const entry = this.lru.peek(key, { allowStale: true });
+    return entry && this.usability(entry) !== 'expired' ? (entry as CacheEntry<V>) : undefined;
+  }
+
+  /**
+   * Loads `key` (once, however many callers ask at the same time) and stores the result.
+   * Rejects with the loader's error; the previous entry, if any, stays.
+   */
+  async load<V>(key: string, load: () => Promise<Loaded<V>>): Promise<CacheEntry<V>> {
+    const entry = await this.lru.fetch(key, { forceRefresh: true, allowStale: false, context: load as Load });
+    if (!entry) throw new Error(`cache load of ${key} gave nothing`);
+    return entry as CacheEntry<V>;
+  }
+
+  /** Stores a value loaded alongside another one (one upstream answer, two freshness classes). */
+  put<V>(key: string, loaded: Loaded<V>): CacheEntry<V> {
+    const now = this.options.clock();
+    const entry: StoredEntry = { value: loaded.value, storedAt: now, freshUntil: now + loaded.freshForMs, sizeBytes: loaded.sizeBytes };
+    const ttl = this.keepForMs(loaded.freshForMs);
+    this.lru.set(key, entry, { ttl });
+    void this.options.shared?.set(key, { value: entry.value, storedAt: now, freshUntil: entry.freshUntil }, ttl).catch(() => undefined);
+    return entry as CacheEntry<V>;
+  }
+
+  /** Starts a refresh that nobody waits for; a failure is reported, never thrown. */
+  refreshInBackground<V>(key: string, load: () => Promise<Loaded<V>>): void {
+    this.load(key, load).catch((error: unknown) => {
+      for (const listener of this.backgroundErrorListeners) listener(key, error);
+    });
+  }
+
+  /**
+   * The whole policy for one key: fresh → hit; expired within the revalidate window →
+   * served at once and refreshed once in the background; otherwise loaded, and if that
+   * fails, an entry within the stale-if-error window is served instead.
+   */
+  async get<V>(key: string, load: () => Promise<Loaded<V>>): Promise<CacheResult<V>> {
+    const held = this.peek<V>(key);
+    const usability = held ? this.usability(held) : 'expired';
+    if (held && usability === 'fresh') {
+      this.lru.get(key);
+      return { entry: held, outcome: 'hit' };
+    }
+    if (held && usability === 'revalidate') {
+      this.refreshInBackground(key, load);
+      return { entry: held, outcome: 'stale' };
+    }
+    try {
+      return { entry: await this.load(key, load), outcome: 'miss' };
+    } catch (error) {
+      const fallback = this.peek<V>(key);
+      if (fallback) return { entry: fallback, outcome: 'stale', error };
+      throw error;
+    }
+  }
+
+  get sizeBytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  get entries(): number {
+    return this.lru.size;
+  }
+
+  clear(): void {
+    this.lru.clear();
+  }
+
+  /** lru-cache keeps an entry for its freshness plus the longer stale window. */
+  private keepForMs(freshForMs: number): number {
+    return Math.max(1, freshForMs + Math.max(this.options.staleWhileRevalidateMs, this.options.staleIfErrorMs));
+  }
+
+  private async fromSharedTier(key: string): Promise<StoredEntry | undefined> {
+    if (!this.options.shared) return undefined;
+    try {
+      const entry = await this.options.shared.get<unknown>(key);
+      if (!entry || entry.freshUntil <= this.options.clock()) return undefined;
+      return { ...entry, sizeBytes: approximateSize(entry.value) };
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** Bytes a value takes in memory, roughly: its JSON text as UTF-16, plus object overhead. */
+export function approximateSize(value: unknown): number {
+  return JSON.stringify(value).length * 2 + 64;
+}
+
+/** Several cache results as one: stale if any part was stale, else miss if any part was fetched, else hit. */
+export function combineOutcomes(outcomes: readonly CacheOutcome[]): CacheOutcome {
+  if (outcomes.includes('stale')) return 'stale';
+  return outcomes.includes('miss') ? 'miss' : 'hit';
+}

@@ -1,0 +1,177 @@
+import { approximateSize, type CacheEntry, type UpstreamCache } from '../../cache/upstream-cache.js';
+import type { CacheOutcome } from '../types.js';
+import { DAY_MS, isoDay } from '../../time.js';
+import type { Exchange } from './catalog.js';
+import type { AssetMetricsQuery } from './client.js';
+import type { AssetDays } from './normalize.js';
+
+/** The daily data of some assets over whole days `startDay`..`endDay`, as one cache entry holds it. */
+export interface DaySpan {
+  startDay: number;
+  endDay: number;
+  assets: Record<string, AssetDays>;
+}
+
+export interface DaysAnswer {
+  byAsset: Map<string, AssetDays>;
+  outcome: CacheOutcome;
+  /** Earliest freshness and storage time of the entries used (ms). */
+  freshUntil: number;
+  storedAt: number;
+  /** Set when stale data stands in for a failed fetch. */
+  error?: unknown;
+}
+
+export interface DayCacheOptions {
+  cache: UpstreamCache;
+  /** The only I/O: one upstream question, decoded. */
+  fetch: (query: AssetMetricsQuery) => Promise<Map<string, AssetDays>>;
+  /** Freshness of a span that holds the latest complete day, and of one that ends before it (ms). */
+  latestTtlMs: number;
+  settledTtlMs: number;
+}
+
+/**
+ * Coin Metrics data is daily and settled days do not change, so entries are kept by
+ * (exchange set, assets, day span) and a question is answered from every held entry that
+ * covers its days; only the days no entry covers freshly are fetched, in one span. A
+ * fetched span that reaches the latest complete day is stored as two entries, so the
+ * settled days keep the long TTL and only the latest day is refetched when it expires.
+ */
+export class CoinMetricsDayCache {
+  /** `asset|exchange codes` → keys of entries holding that asset (pruned lazily). */
+  private readonly index = new Map<string, Set<string>>();
+
+  constructor(private readonly options: DayCacheOptions) {
+    options.cache.onDrop((key) => {
+      if (!key.startsWith('coinmetrics|')) return;
+      for (const keys of this.index.values()) keys.delete(key);
+    });
+  }
+
+  async days(assets: readonly string[], exchanges: readonly Exchange[], startDay: number, endDay: number, latestDay: number): Promise<DaysAnswer> {
+    const exchangeKey = exchanges.map((e) => e.code).join(',');
+    const plan = this.plan(assets, exchangeKey, startDay, endDay);
+    if (plan.uncovered.length === 0) return this.assemble(assets, exchangeKey, startDay, endDay, 'hit');
+
+    const query: AssetMetricsQuery = {
+      assets: plan.uncoveredAssets,
+      exchanges,
+      startDay: Math.min(...plan.uncovered),
+      endDay: Math.max(...plan.uncovered),
+    };
+    const key = spanKey(exchangeKey, query.assets, query.startDay, query.endDay);
+    const load = () => this.load(key, exchangeKey, query, latestDay);
+    if (plan.allRevalidatable) {
+      this.options.cache.refreshInBackground(key, load);
+      return this.assemble(assets, exchangeKey, startDay, endDay, 'stale');
+    }
+    try {
+      await this.options.cache.load(key, load);
+    } catch (error) {
+      if (!plan.allUsableStale) throw error;
+      return { ...this.assemble(assets, exchangeKey, startDay, endDay, 'stale'), error };
+    }
+    return this.assemble(assets, exchangeKey, startDay, endDay, 'miss');
+  }
+
+  /** Which days lack a fresh entry, and whether stale entries could stand in for them. */
+  private plan(assets: readonly string[], exchangeKey: string, startDay: number, endDay: number) {
+    const uncovered = new Set<number>();
+    const uncoveredAssets: string[] = [];
+    let allRevalidatable = true;
+    let allUsableStale = true;
+    for (const asset of assets) {
+      let assetUncovered = false;
+      for (let day = startDay; day <= endDay; day += DAY_MS) {
+        const best = this.bestCover(asset, exchangeKey, day);
+        const usability = best ? this.options.cache.usability(best) : 'expired';
+        if (usability === 'fresh') continue;
+        uncovered.add(day);
+        assetUncovered = true;
+        if (usability !== 'revalidate') allRevalidatable = false;
+        if (usability === 'expired') allUsableStale = false;
+      }
+      if (assetUncovered) uncoveredAssets.push(asset);
+    }
+    return { uncovered: [...uncovered], uncoveredAssets, allRevalidatable, allUsableStale };
+  }
+
+  private async load(key: string, exchangeKey: string, query: AssetMetricsQuery, latestDay: number) {
+    const byAsset = await this.options.fetch(query);
+    const part = (startDay: number, endDay: number): DaySpan => ({
+      startDay,
+      endDay,
+      assets: Object.fromEntries(query.assets.map((asset) => [asset, slice(byAsset.get(asset), asset, startDay, endDay)])),
+    });
+    const sized = (span: DaySpan, freshForMs: number) => ({ value: span, freshForMs, sizeBytes: approximateSize(span) });
+    this.remember(key, exchangeKey, query.assets);
+    if (query.endDay < latestDay) return sized(part(query.startDay, query.endDay), this.options.settledTtlMs);
+    if (query.startDay < latestDay) {
+      const settledKey = `${key}#settled`;
+      this.options.cache.put(settledKey, sized(part(query.startDay, latestDay - DAY_MS), this.options.settledTtlMs));
+      this.remember(settledKey, exchangeKey, query.assets);
+    }
+    return sized(part(Math.max(query.startDay, latestDay), query.endDay), this.options.latestTtlMs);
+  }
+
+  private remember(key: string, exchangeKey: string, assets: readonly string[]): void {
+    for (const asset of assets) {
+      const indexKey = `${asset}|${exchangeKey}`;
+      let keys = this.index.get(indexKey);
+      if (!keys) this.index.set(indexKey, (keys = new Set()));
+      keys.add(key);
+    }
+  }
+
+  /** The held entry covering (asset, day) that stays fresh longest. */
+  private bestCover(asset: string, exchangeKey: string, day: number): CacheEntry<DaySpan> | undefined {
+    const keys = this.index.get(`${asset}|${exchangeKey}`);
+    let best: CacheEntry<DaySpan> | undefined;
+    for (const key of keys ?? []) {
+      const entry = this.options.cache.peek<DaySpan>(key);
+      if (!entry) continue;
+      const span = entry.value;
+      if (day < span.startDay || day > span.endDay || !span.assets[asset]) continue;
+      if (!best || entry.freshUntil > best.freshUntil) best = entry;
+    }
+    return best;
+  }
+
+  private assemble(assets: readonly string[], exchangeKey: string, startDay: number, endDay: number, outcome: CacheOutcome): DaysAnswer {
+    const byAsset = new Map<string, AssetDays>();
+    let freshUntil = Number.POSITIVE_INFINITY;
+    let storedAt = Number.POSITIVE_INFINITY;
+    for (const asset of assets) {
+      const merged: AssetDays = { asset, supported: [], days: {} };
+      let any = false;
+      for (let day = startDay; day <= endDay; day += DAY_MS) {
+        const entry = this.bestCover(asset, exchangeKey, day);
+        if (!entry) continue;
+        const data = entry.value.assets[asset]!;
+        any = true;
+        freshUntil = Math.min(freshUntil, entry.freshUntil);
+        storedAt = Math.min(storedAt, entry.storedAt);
+        for (const slug of data.supported) if (!merged.supported.includes(slug)) merged.supported.push(slug);
+        const cells = data.days[day];
+        if (cells) merged.days[day] = cells;
+      }
+      if (any && merged.supported.length > 0) byAsset.set(asset, merged);
+    }
+    return { byAsset, outcome, freshUntil, storedAt };
+  }
+}
+
+function spanKey(exchangeKey: string, assets: readonly string[], startDay: number, endDay: number): string {
+  return `coinmetrics|${exchangeKey}|${assets.join(',')}|${isoDay(startDay)}..${isoDay(endDay)}`;
+}
+
+/** The part of one asset's data inside a day span; an asset the upstream did not return holds nothing. */
+function slice(data: AssetDays | undefined, asset: string, startDay: number, endDay: number): AssetDays {
+  const days: AssetDays['days'] = {};
+  for (const [key, cells] of Object.entries(data?.days ?? {})) {
+    const day = Number(key);
+    if (day >= startDay && day <= endDay) days[day] = cells;
+  }
+  return { asset, supported: data?.supported ?? [], days };
+}
