@@ -15,7 +15,12 @@ import { netflowsRoute } from './routes/netflows.js';
 import { netflowsResponseSchema, problemSchema, recordSchema } from './schema/index.js';
 import { systemClock, type Clock } from './time.js';
 import { UpstreamClient } from './upstream/http.js';
+import { callerGuard } from './auth/guard.js';
+import { createBudgets } from './budget/index.js';
+import { MemoryBudgetStore, type BudgetStore } from './budget/store.js';
+import type { UpstreamBudget } from './budget/upstream-budget.js';
 import { RenderedCache } from './cache/rendered.js';
+import { adminRoutes } from './routes/admin.js';
 import { UpstreamCache } from './cache/upstream-cache.js';
 
 export interface AppDeps {
@@ -29,6 +34,7 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
   /** Default: made here from the config. Injected by tests that need to see or clear them. */
   cache?: UpstreamCache;
+  budgetStore?: BudgetStore;
   rendered?: RenderedCache;
 }
 
@@ -80,6 +86,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           'Sign rule: net_flow_* is the net amount flowing into the entity; positive means the entity\'s holdings grew (coins onto the exchange; smart money accumulating). ' +
           'Errors are RFC 9457 application/problem+json with a stable `code`.',
       },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'A caller token (when CALLER_TOKENS_FILE is set), or the admin token for /admin/*.' },
+        },
+      },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
@@ -89,13 +100,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const rendered = deps.rendered ?? new RenderedCache(renderedCacheBytes(config), clock);
   const providers: Provider[] = [];
   const disabled = new Map<SourceId, string>();
-  const client = (source: SourceId, baseUrl: string) =>
-    new UpstreamClient({ source, baseUrl, dispatcher, timeoutMs: config.upstreamTimeoutMs, logger: app.log, clock });
+  const budgetStore = deps.budgetStore ?? new MemoryBudgetStore(clock);
+  const budgets = createBudgets(config, budgetStore, clock);
+  const client = (source: SourceId, baseUrl: string, budget: UpstreamBudget | undefined) =>
+    new UpstreamClient({ source, baseUrl, dispatcher, timeoutMs: config.upstreamTimeoutMs, logger: app.log, clock, budget });
   const shared = { cache, clock, logger: app.log, loadTimeoutMs: requestDeadlineMs(config) };
-  providers.push(createCoinMetricsProvider({ ...shared, config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl) }));
+  providers.push(
+    createCoinMetricsProvider({ ...shared, config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl, budgets.coinmetrics) }),
+  );
   if (config.nansen.apiKey) {
     providers.push(
-      createNansenProvider({ ...shared, config: config.nansen, apiKey: config.nansen.apiKey, client: client('nansen', config.nansen.baseUrl) }),
+      createNansenProvider({ ...shared, config: config.nansen, apiKey: config.nansen.apiKey, client: client('nansen', config.nansen.baseUrl, budgets.nansen) }),
     );
   } else {
     disabled.set('nansen', 'Nansen is disabled: no NANSEN_API_KEY is configured');
@@ -115,8 +130,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(healthRoutes, { lifecycle });
-  await app.register(catalogRoute, { config });
-  await app.register(netflowsRoute, { service, clock, rendered, deadlineMs: requestDeadlineMs(config), privateCache: config.callerTokensFile !== undefined });
+  await app.register(async (data) => {
+    if (config.callers) data.addHook('onRequest', callerGuard(config.callers, budgetStore, clock));
+    await data.register(catalogRoute, { config });
+    await data.register(netflowsRoute, { service, clock, rendered, deadlineMs: requestDeadlineMs(config), privateCache: config.callers !== undefined });
+  });
+  if (config.adminToken) {
+    const upstreamBudgets = [budgets.coinmetrics, ...(budgets.nansen ? [budgets.nansen] : [])];
+    await app.register(adminRoutes, { adminToken: config.adminToken, budgets: upstreamBudgets, callers: config.callers ?? [], store: budgetStore, clock });
+  }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parseCallerTokens, type CallerToken } from './auth/callers.js';
 import { Secret } from './secret.js';
 
 /** `limit` calls per `windowMs`, as in `10/6s`. */
@@ -53,7 +54,8 @@ export interface Config {
   /** Longest wait for upstream budget before answering stale or 503, ms (default 2000). */
   budgetMaxWaitMs: number;
   adminToken: Secret | undefined;
-  callerTokensFile: string | undefined;
+  /** From CALLER_TOKENS_FILE; undefined = data routes are open. */
+  callers: readonly CallerToken[] | undefined;
 }
 
 export class ConfigError extends Error {
@@ -107,7 +109,7 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
     staleIfErrorS: read.integer('STALE_IF_ERROR_S', 3600, 0, 7 * 86_400),
     budgetMaxWaitMs: read.integer('BUDGET_MAX_WAIT_MS', 2000, 0, 60_000),
     adminToken: read.secret('ADMIN_TOKEN'),
-    callerTokensFile: read.optionalString('CALLER_TOKENS_FILE'),
+    callers: read.callers('CALLER_TOKENS_FILE'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
@@ -200,6 +202,21 @@ class EnvReader {
     if (limits) return limits;
     this.problems.push(`${name} must look like "10/6s" or "15/1s,300/1m", got "${value}"`);
     return parseRateLimits(fallback)!;
+  }
+
+  callers(name: string): CallerToken[] | undefined {
+    const path = this.raw(name);
+    if (path === undefined) return undefined;
+    let text: string;
+    try {
+      text = this.readFile(path);
+    } catch (error) {
+      this.problems.push(`${name} points to a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}): ${path}`);
+      return undefined;
+    }
+    const { callers, problems } = parseCallerTokens(text);
+    this.problems.push(...problems.map((p) => `${name} (${path}): ${p}`));
+    return callers;
   }
 
   /** `NAME` or `NAME_FILE` (a path whose content is the value); never echoes the value. */

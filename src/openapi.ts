@@ -8,7 +8,7 @@ export const OPENAPI_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 
 
 /** The OpenAPI document as the route schemas generate it; independent of the environment. */
 export async function generateOpenApi(): Promise<string> {
-  const app = await buildApp({ config: loadConfig({ NANSEN_API_KEY: 'unused' }) });
+  const app = await buildApp({ config: loadConfig({ NANSEN_API_KEY: 'unused', ADMIN_TOKEN: 'unused' }) });
   await app.ready();
   const text = JSON.stringify(app.swagger(), null, 2) + '\n';
   await app.close();

@@ -19,6 +19,7 @@ async function main(): Promise<void> {
   const app = await buildApp({ config, logger, lifecycle });
   if (!config.nansen.apiKey) logger.warn('NANSEN_API_KEY is not set: the Nansen source is disabled');
   if (!config.coinmetrics.apiKey) logger.warn('COINMETRICS_API_KEY is not set: using the Coin Metrics Community API');
+  if (!config.callers) logger.warn('CALLER_TOKENS_FILE is not set: data routes are open to anyone who can reach them');
 
   const shutdown = async (signal: string) => {
     if (lifecycle.draining) return;

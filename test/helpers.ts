@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Writable } from 'node:stream';
 import { buildApp, createLogger, createUpstreamCache } from '../src/app.js';
+import { MemoryBudgetStore } from '../src/budget/store.js';
 import { RenderedCache } from '../src/cache/rendered.js';
 import type { UpstreamCache } from '../src/cache/upstream-cache.js';
 import { loadConfig } from '../src/config.js';
@@ -17,7 +18,8 @@ export interface Stack {
   app: FastifyInstance;
   cache: UpstreamCache;
   rendered: RenderedCache;
-  /** Forget every cached upstream answer and every kept response. */
+  budgetStore: MemoryBudgetStore;
+  /** Forget every cached upstream answer, every kept response and every budget count. */
   clearCaches(): void;
   cm: CoinMetricsSim;
   nansen: NansenSim;
@@ -60,14 +62,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   const cache = createUpstreamCache(config, now);
   const rendered = new RenderedCache(16 * 1024 * 1024, now);
-  const app = await buildApp({ config, clock: now, logger: createLogger('debug', sink), cache, rendered });
+  const budgetStore = new MemoryBudgetStore(now);
+  const app = await buildApp({ config, clock: now, logger: createLogger('debug', sink), cache, rendered, budgetStore });
   return {
     app,
     cache,
     rendered,
+    budgetStore,
     clearCaches() {
       cache.clear();
       rendered.clear();
+      budgetStore.clear();
     },
     cm,
     nansen,

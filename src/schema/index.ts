@@ -137,6 +137,7 @@ const problemResponse = (description: string) => ({
 export const problemResponses = {
   400: problemResponse('invalid_parameter: bad value, unknown parameter, conflicting parameters, bad cursor, a named source that cannot answer'),
   401: problemResponse('unauthenticated: caller tokens are configured and the request has none or a wrong one'),
+  403: problemResponse('forbidden: a valid token without the right'),
   404: problemResponse('not_found'),
   406: problemResponse('not_acceptable: unsupported Accept or format'),
   429: problemResponse("rate_limited: this caller's quota is spent; see Retry-After and RateLimit"),

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { transportFailure, UpstreamError } from '../errors.js';
 import type { SourceId } from '../providers/types.js';
 import type { Clock } from '../time.js';
+import type { Permit } from '../budget/upstream-budget.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -29,6 +30,8 @@ export interface UpstreamClientOptions {
   maxBodyBytes?: number;
   logger: FastifyBaseLogger;
   clock: Clock;
+  /** Spent before every call (each attempt) and told how it went. */
+  budget?: { admit(signal: AbortSignal): Promise<Permit> };
 }
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -56,7 +59,9 @@ export class UpstreamClient {
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([call.signal, timeout]);
     const path = this.basePath + call.path;
+    const permit = await this.options.budget?.admit(signal);
     const started = clock();
+    let answered: UpstreamResponse | undefined;
     try {
       const response = await dispatcher.request({
         origin: this.origin,
@@ -67,14 +72,17 @@ export class UpstreamClient {
         signal,
       });
       const body = await readCapped(response.body, maxBytes, this.source);
+      answered = { status: response.statusCode, headers: response.headers, body };
       logger.debug({ upstream: this.source, path, status: response.statusCode, durationMs: clock() - started }, 'upstream call');
-      return { status: response.statusCode, headers: response.headers, body };
+      return answered;
     } catch (error) {
       const failure = call.signal.aborted && !timeout.aborted
         ? new UpstreamError(this.source, 'upstream_timeout', 'the request ran out of time before the upstream answered', { cause: error })
         : transportFailure(this.source, error, timeout.aborted);
       logger.debug({ upstream: this.source, path, failure: failure.failure, durationMs: clock() - started }, 'upstream call failed');
       throw failure;
+    } finally {
+      await permit?.settle(answered);
     }
   }
 }
@@ -105,6 +113,12 @@ export function parseJsonBody(source: SourceId, response: UpstreamResponse): unk
 export function header(response: UpstreamResponse, name: string): string | undefined {
   const value = response.headers[name.toLowerCase()];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** A header holding a whole number, or undefined. */
+export function wholeHeader(response: UpstreamResponse, name: string): number | undefined {
+  const value = header(response, name);
+  return value !== undefined && /^\s*\d{1,15}\s*$/.test(value) ? Number(value) : undefined;
 }
 
 /** `Retry-After` as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */

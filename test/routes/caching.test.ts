@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { NetflowRecord } from '../../src/providers/types.js';
 import { NOW, startStack, type Stack } from '../helpers.js';
@@ -169,9 +173,12 @@ describe('stale data', () => {
 
 describe('Cache-Control', () => {
   it('is private when caller tokens are configured', async () => {
-    const other = await startStack({ env: { CALLER_TOKENS_FILE: '/dev/null' } });
+    const file = join(mkdtempSync(join(tmpdir(), 'callers-')), 'callers.json');
+    writeFileSync(file, JSON.stringify([{ name: 'grafana', sha256: createHash('sha256').update('tok').digest('hex'), rate_limit: '100/1m' }]));
+    const other = await startStack({ env: { CALLER_TOKENS_FILE: file } });
     try {
-      const response = await other.app.inject('/netflows?limit=1');
+      const response = await other.app.inject({ url: '/netflows?limit=1', headers: { authorization: 'Bearer tok' } });
+      expect(response.statusCode).toBe(200);
       expect(response.headers['cache-control']).toMatch(/^private, max-age=\d+$/);
     } finally {
       await other.close();

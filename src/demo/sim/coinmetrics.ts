@@ -34,6 +34,11 @@ import { SlidingWindow, type WindowState } from './rate-window.js';
 export interface CoinMetricsSimOptions extends SimOptions {
   /** Pro mode when set: every request needs `api_key` equal to this. Absent: Community mode, where `api_key` is ignored. */
   apiKey?: string;
+  /**
+   * Serve at most this many rows a page, whatever `page_size` asks (default: as asked). Lets a
+   * test see paging without asking for 10,000 rows; clients must follow next_page_token anyway.
+   */
+  maxRowsPerPage?: number;
 }
 
 export interface CoinMetricsSim extends SimBase {
@@ -55,7 +60,7 @@ const PRO_LIMIT = { limit: 6_000, windowMs: 20_000 };
 
 export async function startCoinMetricsSim(options: CoinMetricsSimOptions = {}): Promise<CoinMetricsSim> {
   const resolved = resolveSimOptions(options);
-  const protocol = new CoinMetricsProtocol(resolved, options.apiKey);
+  const protocol = new CoinMetricsProtocol(resolved, options.apiKey, options.maxRowsPerPage);
   const server = await SimServer.start(protocol, { ...resolved, maxConcurrent: MAX_PARALLEL });
   return {
     url: `${server.origin}${API_PREFIX}`,
@@ -90,6 +95,7 @@ class CoinMetricsProtocol implements SimProtocol {
   constructor(
     private readonly options: ResolvedSimOptions,
     private readonly apiKey: string | undefined,
+    private readonly maxRowsPerPage = Number.POSITIVE_INFINITY,
   ) {
     this.perIp = new SlidingWindow(COMMUNITY_LIMIT.limit, COMMUNITY_LIMIT.windowMs, options.now);
     this.perKey = new SlidingWindow(PRO_LIMIT.limit, PRO_LIMIT.windowMs, options.now);
@@ -146,7 +152,7 @@ class CoinMetricsProtocol implements SimProtocol {
     const latestDay = latestCompleteDay(this.options.now());
     const series = planSeries(query, latestDay);
     const after = query.nextPageToken === undefined ? undefined : decodeToken(query.nextPageToken);
-    const page = selectPage(series, query.pageSize, query.pagingFrom, after);
+    const page = selectPage(series, Math.min(query.pageSize, this.maxRowsPerPage), query.pagingFrom, after);
     const data = page.rows.map(({ series: s, day }) => buildRow(s, day, latestDay));
     if (!page.next) return { data };
     const token = encodePageToken(page.next);

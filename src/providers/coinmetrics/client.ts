@@ -1,7 +1,8 @@
 import { UpstreamError } from '../../errors.js';
 import type { Secret } from '../../secret.js';
 import { isoDay } from '../../time.js';
-import { header, isRecord, parseJsonBody, retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../../upstream/http.js';
+import type { RateLimitReading } from '../../budget/upstream-budget.js';
+import { header, isRecord, parseJsonBody, retryAfterMs, wholeHeader, type UpstreamClient, type UpstreamResponse } from '../../upstream/http.js';
 import { nativeMetric, usdMetric, type Exchange } from './catalog.js';
 
 /** One `/timeseries/asset-metrics` question: whole UTC days, both ends inclusive. */
@@ -65,6 +66,20 @@ export async function fetchAssetMetrics(
   throw new UpstreamError('coinmetrics', 'upstream_malformed', `Coin Metrics paging did not end within ${MAX_PAGES} pages`);
 }
 
+/** `x-ratelimit-*` (draft-polli-ratelimit-headers: reset in seconds), for the budget. */
+export function readCoinMetricsLimits(response: UpstreamResponse): RateLimitReading[] {
+  const remaining = wholeHeader(response, 'x-ratelimit-remaining');
+  if (remaining === undefined) return [];
+  const limit = wholeHeader(response, 'x-ratelimit-limit');
+  const reset = wholeHeader(response, 'x-ratelimit-reset');
+  return [{ remaining, ...(limit !== undefined ? { limit } : {}), ...(reset !== undefined ? { resetMs: reset * 1000 } : {}) }];
+}
+
+/** How long a Coin Metrics 429 asks us to wait: `Retry-After` if sent, else `x-ratelimit-reset`. */
+export function coinMetricsRetryAfter(response: UpstreamResponse, now: number): number | undefined {
+  return retryAfterMs(header(response, 'retry-after'), now) ?? retryAfterMs(header(response, 'x-ratelimit-reset'), now);
+}
+
 /** The Coin Metrics side of the one failure mapping: status and `error.type`, never the message. */
 function statusFailure(response: UpstreamResponse, now: number): UpstreamError {
   const { status } = response;
@@ -74,10 +89,9 @@ function statusFailure(response: UpstreamResponse, now: number): UpstreamError {
     return new UpstreamError('coinmetrics', 'upstream_rejected_key', `Coin Metrics rejected the gateway's credentials${named}`, { status });
   }
   if (status === 429) {
-    const wait = retryAfterMs(header(response, 'retry-after'), now) ?? retryAfterMs(header(response, 'x-ratelimit-reset'), now);
     return new UpstreamError('coinmetrics', 'upstream_rate_limited', 'Coin Metrics rate limit reached', {
       status,
-      retryAfterMs: wait ?? 1000,
+      retryAfterMs: coinMetricsRetryAfter(response, now) ?? 1000,
       retryable: true,
     });
   }

@@ -1,6 +1,7 @@
 import { UpstreamError } from '../../errors.js';
 import type { Secret } from '../../secret.js';
-import { header, isRecord, parseJsonBody, retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../../upstream/http.js';
+import type { RateLimitReading } from '../../budget/upstream-budget.js';
+import { header, isRecord, parseJsonBody, retryAfterMs, wholeHeader, type UpstreamClient, type UpstreamResponse } from '../../upstream/http.js';
 
 /** A `smart-money/netflow` request body; its shape is the upstream's strict schema. */
 export interface NetflowRequestBody {
@@ -55,8 +56,22 @@ export async function fetchNetflowPage(
 }
 
 export function creditsRemaining(response: UpstreamResponse): number | undefined {
-  const value = header(response, 'x-nansen-credits-remaining');
-  return value !== undefined && /^\d+$/.test(value.trim()) ? Number(value) : undefined;
+  return wholeHeader(response, 'x-nansen-credits-remaining');
+}
+
+/** `X-RateLimit-{Limit,Remaining}-{Second,Minute}` (Kong's convention), for the budget. */
+export function readNansenLimits(response: UpstreamResponse): RateLimitReading[] {
+  const readings: RateLimitReading[] = [];
+  for (const [suffix, windowMs] of [['second', 1000], ['minute', 60_000]] as const) {
+    const remaining = wholeHeader(response, `x-ratelimit-remaining-${suffix}`);
+    const limit = wholeHeader(response, `x-ratelimit-limit-${suffix}`);
+    if (remaining !== undefined) readings.push({ windowMs, remaining, ...(limit !== undefined ? { limit } : {}) });
+  }
+  return readings;
+}
+
+export function nansenRetryAfter(response: UpstreamResponse, now: number): number | undefined {
+  return retryAfterMs(header(response, 'retry-after'), now);
 }
 
 /** The Nansen side of the one failure mapping: status and envelope `code`, never the message. */
@@ -73,7 +88,7 @@ function statusFailure(response: UpstreamResponse, now: number): UpstreamError {
   if (status === 429) {
     return new UpstreamError('nansen', 'upstream_rate_limited', 'Nansen rate limit reached', {
       status,
-      retryAfterMs: retryAfterMs(header(response, 'retry-after'), now) ?? 1000,
+      retryAfterMs: nansenRetryAfter(response, now) ?? 1000,
       retryable: true,
     });
   }

@@ -1,0 +1,52 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { BudgetStore, WindowState } from '../budget/store.js';
+import { ProblemError } from '../errors.js';
+import type { Clock } from '../time.js';
+import { bearerToken, identifyCaller, type CallerToken } from './callers.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller's name once its token is checked; never the token. */
+    caller?: string;
+  }
+}
+
+/**
+ * Data routes with caller tokens on: a known token (401 otherwise) within its own quota
+ * (429 with Retry-After otherwise). Every answer carries the IETF RateLimit-Policy and
+ * RateLimit headers of the caller's quota.
+ */
+export function callerGuard(callers: readonly CallerToken[], store: BudgetStore, clock: Clock) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const caller = identifyCaller(callers, bearerToken(request.headers.authorization));
+    if (!caller) {
+      throw new ProblemError('unauthenticated', 'this route needs Authorization: Bearer <token> with a caller token', {
+        headers: { 'www-authenticate': 'Bearer realm="netflows"' },
+      });
+    }
+    request.caller = caller.name;
+    request.log = reply.log = request.log.child({ caller: caller.name });
+    const taken = await store.take(`caller:${caller.name}`, caller.rateLimits, clock());
+    const headers = rateLimitHeaders(caller, taken.windows);
+    reply.headers(headers);
+    if (!taken.granted) {
+      const retryAfterS = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
+      throw new ProblemError('rate_limited', `the quota of caller ${caller.name} is spent; try again in ${retryAfterS} s`, { retryAfterS, headers });
+    }
+  };
+}
+
+/** draft-ietf-httpapi-ratelimit-headers: one policy per window; RateLimit for the tightest one. */
+export function rateLimitHeaders(caller: CallerToken, windows: readonly WindowState[]): Record<string, string> {
+  const name = (i: number) => `"${caller.rateLimits[i]!.limit}-per-${Math.round(caller.rateLimits[i]!.windowMs / 1000)}s"`;
+  const policy = caller.rateLimits.map((l, i) => `${name(i)};q=${l.limit};w=${Math.max(1, Math.round(l.windowMs / 1000))}`).join(', ');
+  let tightest = 0;
+  windows.forEach((w, i) => {
+    if (w.remaining < windows[tightest]!.remaining) tightest = i;
+  });
+  const w = windows[tightest]!;
+  return {
+    'ratelimit-policy': policy,
+    ratelimit: `${name(tightest)};r=${w.remaining};t=${Math.ceil(w.refillsInMs / 1000)}`,
+  };
+}

@@ -1,0 +1,56 @@
+import { createHash } from 'node:crypto';
+import type { Config } from '../config.js';
+import { coinMetricsRetryAfter, readCoinMetricsLimits } from '../providers/coinmetrics/client.js';
+import { nansenRetryAfter, readNansenLimits } from '../providers/nansen/client.js';
+import type { Secret } from '../secret.js';
+import type { Clock } from '../time.js';
+import { CreditLedger } from './credits.js';
+import type { BudgetStore } from './store.js';
+import { UpstreamBudget } from './upstream-budget.js';
+
+/** Nansen charges 5 credits for a smart-money/netflow page. */
+export const NANSEN_CREDITS_PER_CALL = 5;
+/** Nansen documents no parallel cap; this keeps a burst from arriving at once. */
+const NANSEN_MAX_IN_FLIGHT = 10;
+
+/** A budget key per credential that does not reveal it: a short hash, or `community`. */
+function credentialKey(source: string, key: Secret | undefined): string {
+  if (!key) return `${source}:community`;
+  return `${source}:${createHash('sha256').update(key.reveal()).digest('hex').slice(0, 12)}`;
+}
+
+export function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
+  const coinmetrics = new UpstreamBudget({
+    source: 'coinmetrics',
+    key: credentialKey('coinmetrics', config.coinmetrics.apiKey),
+    limits: config.coinmetrics.rateLimits,
+    maxInFlight: config.coinmetrics.maxInFlight,
+    maxWaitMs: config.budgetMaxWaitMs,
+    store,
+    clock,
+    readLimits: readCoinMetricsLimits,
+    retryAfter: coinMetricsRetryAfter,
+  });
+  const nansenKey = credentialKey('nansen', config.nansen.apiKey);
+  const nansen = config.nansen.apiKey
+    ? new UpstreamBudget({
+        source: 'nansen',
+        key: nansenKey,
+        limits: config.nansen.rateLimits,
+        maxInFlight: NANSEN_MAX_IN_FLIGHT,
+        maxWaitMs: config.budgetMaxWaitMs,
+        store,
+        clock,
+        readLimits: readNansenLimits,
+        retryAfter: nansenRetryAfter,
+        credits: new CreditLedger({
+          store,
+          key: `${nansenKey}:credits`,
+          costPerCall: NANSEN_CREDITS_PER_CALL,
+          reserve: config.nansen.creditReserve,
+          dailyCap: config.nansen.dailyCreditCap,
+        }),
+      })
+    : undefined;
+  return { coinmetrics, nansen };
+}

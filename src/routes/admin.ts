@@ -1,0 +1,113 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { bearerToken, identifyCaller, isAdminToken, type CallerToken } from '../auth/callers.js';
+import type { BudgetStore } from '../budget/store.js';
+import type { UpstreamBudget } from '../budget/upstream-budget.js';
+import { ProblemError } from '../errors.js';
+import type { Secret } from '../secret.js';
+import { problemResponses } from '../schema/index.js';
+import type { Clock } from '../time.js';
+
+export interface AdminOptions {
+  adminToken: Secret;
+  budgets: readonly UpstreamBudget[];
+  callers: readonly CallerToken[];
+  store: BudgetStore;
+  clock: Clock;
+}
+
+const windowSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['limit', 'remaining', 'refills_in_s'],
+  properties: {
+    limit: { type: 'string', description: 'As configured, e.g. 10/6s.' },
+    remaining: { type: 'integer', description: 'Calls still allowed in the window now.' },
+    refills_in_s: { type: 'integer', description: 'Seconds until the next counted call leaves the window.' },
+  },
+} as const;
+
+const budgetsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['upstreams', 'callers'],
+  properties: {
+    upstreams: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['source', 'windows', 'in_flight', 'max_in_flight', 'paused_for_s', 'upstream_429s', 'last_rate_limit_headers'],
+        properties: {
+          source: { type: 'string' },
+          windows: { type: 'array', items: windowSchema },
+          in_flight: { type: 'integer' },
+          max_in_flight: { type: 'integer' },
+          paused_for_s: { type: 'integer', description: 'Seconds left of a pause an upstream 429 asked for.' },
+          upstream_429s: { type: 'integer', description: '429s received from the upstream since start.' },
+          last_rate_limit_headers: { type: 'object', additionalProperties: { type: 'string' } },
+          credits: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['remaining', 'spent_today', 'in_flight', 'reserve', 'daily_cap', 'closed_for_s'],
+            properties: {
+              remaining: { type: ['integer', 'null'], description: 'As the upstream last reported.' },
+              spent_today: { type: 'integer', description: 'Credits spent this UTC day.' },
+              in_flight: { type: 'integer', description: 'Credits of calls under way.' },
+              reserve: { type: 'integer' },
+              daily_cap: { type: ['integer', 'null'] },
+              closed_for_s: { type: 'integer', description: 'Seconds until the next credit check after the account ran dry.' },
+            },
+          },
+        },
+      },
+    },
+    callers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'windows'],
+        properties: { name: { type: 'string' }, windows: { type: 'array', items: windowSchema } },
+      },
+    },
+  },
+} as const;
+
+/** /admin/budgets: registered only when an admin token is configured (otherwise the route is a 404). */
+export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { adminToken, budgets, callers, store, clock }) => {
+  app.get(
+    '/admin/budgets',
+    {
+      schema: {
+        summary: 'Upstream budgets, credits and caller quotas (admin token only)',
+        security: [{ bearer: [] }],
+        querystring: { type: 'object', additionalProperties: false, properties: {} },
+        response: { 200: budgetsSchema, 400: problemResponses[400], 401: problemResponses[401], 403: problemResponses[403], 404: problemResponses[404] },
+      },
+      onRequest: async (request) => {
+        const token = bearerToken(request.headers.authorization);
+        if (isAdminToken(adminToken, token)) return;
+        if (identifyCaller(callers, token)) throw new ProblemError('forbidden', 'admin routes need the admin token');
+        throw new ProblemError('unauthenticated', 'admin routes need Authorization: Bearer <admin token>', {
+          headers: { 'www-authenticate': 'Bearer realm="netflows-admin"' },
+        });
+      },
+    },
+    async () => {
+      const now = clock();
+      return {
+        upstreams: await Promise.all(budgets.map((b) => b.snapshot())),
+        callers: await Promise.all(
+          callers.map(async (c) => ({
+            name: c.name,
+            windows: (await store.peek(`caller:${c.name}`, c.rateLimits, now)).map((w, i) => ({
+              limit: c.rateLimits[i]!.text,
+              remaining: w.remaining,
+              refills_in_s: Math.ceil(w.refillsInMs / 1000),
+            })),
+          })),
+        ),
+      };
+    },
+  );
+};
