@@ -16,9 +16,8 @@ import { netflowsResponseSchema, problemSchema, recordSchema } from './schema/in
 import { systemClock, type Clock } from './time.js';
 import { UpstreamClient } from './upstream/http.js';
 import { callerGuard } from './auth/guard.js';
-import { createBudgets } from './budget/index.js';
+import { createGuards, type UpstreamGuards } from './budget/index.js';
 import { MemoryBudgetStore, type BudgetStore } from './budget/store.js';
-import type { UpstreamBudget } from './budget/upstream-budget.js';
 import { RenderedCache } from './cache/rendered.js';
 import { adminRoutes } from './routes/admin.js';
 import { UpstreamCache } from './cache/upstream-cache.js';
@@ -67,6 +66,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     clientErrorHandler: answerClientError,
+    // While draining, requests on open connections are still served (with Connection: close); /readyz says 503.
+    return503OnClosing: false,
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (lifecycle.draining) reply.header('connection', 'close');
+    return payload;
   });
   app.addHook('onClose', async () => {
     if (ownDispatcher) await dispatcher.close();
@@ -101,16 +106,28 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const providers: Provider[] = [];
   const disabled = new Map<SourceId, string>();
   const budgetStore = deps.budgetStore ?? new MemoryBudgetStore(clock);
-  const budgets = createBudgets(config, budgetStore, clock);
-  const client = (source: SourceId, baseUrl: string, budget: UpstreamBudget | undefined) =>
-    new UpstreamClient({ source, baseUrl, dispatcher, timeoutMs: config.upstreamTimeoutMs, logger: app.log, clock, budget });
+  const guards = createGuards(config, budgetStore, clock);
+  const retry = { attempts: config.upstreamRetries + 1, baseMs: 100, capMs: 2000, maxRetryAfterMs: config.budgetMaxWaitMs };
+  const client = (source: SourceId, baseUrl: string, guard: UpstreamGuards) =>
+    new UpstreamClient({
+      source,
+      baseUrl,
+      dispatcher,
+      timeoutMs: config.upstreamTimeoutMs,
+      maxBodyBytes: config.upstreamMaxBodyMb * 1024 * 1024,
+      logger: app.log,
+      clock,
+      budget: guard.budget,
+      circuit: guard.circuit,
+      retry,
+    });
   const shared = { cache, clock, logger: app.log, loadTimeoutMs: requestDeadlineMs(config) };
   providers.push(
-    createCoinMetricsProvider({ ...shared, config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl, budgets.coinmetrics) }),
+    createCoinMetricsProvider({ ...shared, config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl, guards.coinmetrics) }),
   );
-  if (config.nansen.apiKey) {
+  if (config.nansen.apiKey && guards.nansen) {
     providers.push(
-      createNansenProvider({ ...shared, config: config.nansen, apiKey: config.nansen.apiKey, client: client('nansen', config.nansen.baseUrl, budgets.nansen) }),
+      createNansenProvider({ ...shared, config: config.nansen, apiKey: config.nansen.apiKey, client: client('nansen', config.nansen.baseUrl, guards.nansen) }),
     );
   } else {
     disabled.set('nansen', 'Nansen is disabled: no NANSEN_API_KEY is configured');
@@ -136,8 +153,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await data.register(netflowsRoute, { service, clock, rendered, deadlineMs: requestDeadlineMs(config), privateCache: config.callers !== undefined });
   });
   if (config.adminToken) {
-    const upstreamBudgets = [budgets.coinmetrics, ...(budgets.nansen ? [budgets.nansen] : [])];
-    await app.register(adminRoutes, { adminToken: config.adminToken, budgets: upstreamBudgets, callers: config.callers ?? [], store: budgetStore, clock });
+    const upstreams = [guards.coinmetrics, ...(guards.nansen ? [guards.nansen] : [])];
+    await app.register(adminRoutes, { adminToken: config.adminToken, upstreams, callers: config.callers ?? [], store: budgetStore, clock });
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

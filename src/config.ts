@@ -45,6 +45,16 @@ export interface Config {
   nansen: NansenConfig;
   /** Bound on one upstream request, headers and body, ms (default 10000). */
   upstreamTimeoutMs: number;
+  /** Retries after a failure that can succeed on retry (default 2). */
+  upstreamRetries: number;
+  /** Bytes of an upstream body read at most, MiB (default 32). */
+  upstreamMaxBodyMb: number;
+  /** Consecutive upstream failures that open its circuit (default 5). */
+  circuitFailures: number;
+  /** How long an open circuit refuses calls before one probe, seconds (default 30). */
+  circuitCooldownS: number;
+  /** How long in-flight requests may take to finish after SIGTERM, ms (default 10000). */
+  shutdownGraceMs: number;
   /** Memory bound of the response cache, MiB (default 256). */
   cacheMaxMb: number;
   /** How long an expired entry is served while one refresh runs, seconds (default 30). */
@@ -104,6 +114,11 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
       ttlS: read.integer('NANSEN_TTL_S', 60, 1, 86_400),
     },
     upstreamTimeoutMs: read.integer('UPSTREAM_TIMEOUT_MS', 10_000, 100, 300_000),
+    upstreamRetries: read.integer('UPSTREAM_RETRIES', 2, 0, 5),
+    upstreamMaxBodyMb: read.integer('UPSTREAM_MAX_BODY_MB', 32, 1, 1024),
+    circuitFailures: read.integer('CIRCUIT_FAILURES', 5, 1, 1000),
+    circuitCooldownS: read.integer('CIRCUIT_COOLDOWN_S', 30, 1, 3600),
+    shutdownGraceMs: read.integer('SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
     cacheMaxMb: read.integer('CACHE_MAX_MB', 256, 1, 65_536),
     staleWhileRevalidateS: read.integer('STALE_WHILE_REVALIDATE_S', 30, 0, 86_400),
     staleIfErrorS: read.integer('STALE_IF_ERROR_S', 3600, 0, 7 * 86_400),

@@ -1,5 +1,6 @@
 import { buildApp, createLogger } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { exitOnSignals } from './lifecycle.js';
 import type { Lifecycle } from './routes/health.js';
 
 /** The only impure shell: reads env, listens, handles signals. */
@@ -21,16 +22,7 @@ async function main(): Promise<void> {
   if (!config.coinmetrics.apiKey) logger.warn('COINMETRICS_API_KEY is not set: using the Coin Metrics Community API');
   if (!config.callers) logger.warn('CALLER_TOKENS_FILE is not set: data routes are open to anyone who can reach them');
 
-  const shutdown = async (signal: string) => {
-    if (lifecycle.draining) return;
-    lifecycle.draining = true;
-    logger.info({ signal }, 'draining');
-    await app.close();
-    process.exit(0);
-  };
-  process.once('SIGTERM', (s) => void shutdown(s));
-  process.once('SIGINT', (s) => void shutdown(s));
-
+  exitOnSignals(app, lifecycle, config.shutdownGraceMs, logger);
   await app.listen({ host: config.host, port: config.port });
 }
 

@@ -7,6 +7,7 @@ import type { Clock } from '../time.js';
 import { CreditLedger } from './credits.js';
 import type { BudgetStore } from './store.js';
 import { UpstreamBudget } from './upstream-budget.js';
+import { CircuitBreaker } from '../upstream/circuit.js';
 
 /** Nansen charges 5 credits for a smart-money/netflow page. */
 export const NANSEN_CREDITS_PER_CALL = 5;
@@ -19,7 +20,24 @@ function credentialKey(source: string, key: Secret | undefined): string {
   return `${source}:${createHash('sha256').update(key.reveal()).digest('hex').slice(0, 12)}`;
 }
 
-export function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
+export interface UpstreamGuards {
+  budget: UpstreamBudget;
+  circuit: CircuitBreaker;
+}
+
+/** Budgets and circuits per upstream credential, all in one store. */
+export function createGuards(config: Config, store: BudgetStore, clock: Clock): { coinmetrics: UpstreamGuards; nansen: UpstreamGuards | undefined } {
+  const circuit = (source: 'coinmetrics' | 'nansen', key: string) =>
+    new CircuitBreaker({ source, key: `${key}:circuit`, store, clock, failureThreshold: config.circuitFailures, cooldownMs: config.circuitCooldownS * 1000 });
+  const budgets = createBudgets(config, store, clock);
+  const coinmetricsKey = credentialKey('coinmetrics', config.coinmetrics.apiKey);
+  return {
+    coinmetrics: { budget: budgets.coinmetrics, circuit: circuit('coinmetrics', coinmetricsKey) },
+    nansen: budgets.nansen ? { budget: budgets.nansen, circuit: circuit('nansen', credentialKey('nansen', config.nansen.apiKey)) } : undefined,
+  };
+}
+
+function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
   const coinmetrics = new UpstreamBudget({
     source: 'coinmetrics',
     key: credentialKey('coinmetrics', config.coinmetrics.apiKey),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { buildApp, createLogger } from '../app.js';
 import { ConfigError, loadConfig } from '../config.js';
+import { exitOnSignals } from '../lifecycle.js';
 import type { Lifecycle } from '../routes/health.js';
 import { startCoinMetricsSim } from './sim/coinmetrics.js';
 import { startNansenSim } from './sim/nansen.js';
@@ -52,15 +53,9 @@ async function main(): Promise<void> {
     ].join('\n'),
   );
 
-  const shutdown = async () => {
-    if (lifecycle.draining) return;
-    lifecycle.draining = true;
-    await app.close();
+  exitOnSignals(app, lifecycle, config.shutdownGraceMs, logger, async () => {
     await Promise.all([coinmetrics.close(), nansen.close()]);
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown());
-  process.once('SIGINT', () => void shutdown());
+  });
 }
 
 void main();

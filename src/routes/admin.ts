@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { bearerToken, identifyCaller, isAdminToken, type CallerToken } from '../auth/callers.js';
 import type { BudgetStore } from '../budget/store.js';
-import type { UpstreamBudget } from '../budget/upstream-budget.js';
+import type { UpstreamGuards } from '../budget/index.js';
 import { ProblemError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import { problemResponses } from '../schema/index.js';
@@ -9,7 +9,7 @@ import type { Clock } from '../time.js';
 
 export interface AdminOptions {
   adminToken: Secret;
-  budgets: readonly UpstreamBudget[];
+  upstreams: readonly UpstreamGuards[];
   callers: readonly CallerToken[];
   store: BudgetStore;
   clock: Clock;
@@ -36,9 +36,14 @@ const budgetsSchema = {
       items: {
         type: 'object',
         additionalProperties: false,
-        required: ['source', 'windows', 'in_flight', 'max_in_flight', 'paused_for_s', 'upstream_429s', 'last_rate_limit_headers'],
+        required: ['source', 'circuit', 'windows', 'in_flight', 'max_in_flight', 'paused_for_s', 'upstream_429s', 'last_rate_limit_headers'],
         properties: {
           source: { type: 'string' },
+          circuit: {
+            type: 'string',
+            enum: ['closed', 'open', 'half_open'],
+            description: 'open: the upstream failed repeatedly and is not called until a cool-down ends; half_open: one probe decides.',
+          },
           windows: { type: 'array', items: windowSchema },
           in_flight: { type: 'integer' },
           max_in_flight: { type: 'integer' },
@@ -74,7 +79,7 @@ const budgetsSchema = {
 } as const;
 
 /** /admin/budgets: registered only when an admin token is configured (otherwise the route is a 404). */
-export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { adminToken, budgets, callers, store, clock }) => {
+export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { adminToken, upstreams, callers, store, clock }) => {
   app.get(
     '/admin/budgets',
     {
@@ -96,7 +101,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { admin
     async () => {
       const now = clock();
       return {
-        upstreams: await Promise.all(budgets.map((b) => b.snapshot())),
+        upstreams: await Promise.all(upstreams.map(async (u) => ({ ...(await u.budget.snapshot()), circuit: await u.circuit.state() }))),
         callers: await Promise.all(
           callers.map(async (c) => ({
             name: c.name,

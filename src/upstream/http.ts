@@ -3,7 +3,9 @@ import type { FastifyBaseLogger } from 'fastify';
 import { transportFailure, UpstreamError } from '../errors.js';
 import type { SourceId } from '../providers/types.js';
 import type { Clock } from '../time.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Permit } from '../budget/upstream-budget.js';
+import type { CircuitBreaker } from './circuit.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -25,21 +27,39 @@ export interface UpstreamClientOptions {
   source: SourceId;
   baseUrl: string;
   dispatcher: Dispatcher;
+  /** Bound on one attempt, headers and body (ms). */
   timeoutMs: number;
   /** Bytes of body read at most; past it the answer is malformed (default 32 MiB). */
   maxBodyBytes?: number;
   logger: FastifyBaseLogger;
   clock: Clock;
-  /** Spent before every call (each attempt) and told how it went. */
+  /** Spent before every attempt and told how it went. */
   budget?: { admit(signal: AbortSignal): Promise<Permit> };
+  circuit?: CircuitBreaker;
+  retry?: RetryPolicy;
+}
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included (default 3). */
+  attempts: number;
+  /** Backoff before retry n is a random time up to min(capMs, baseMs · 2^(n-1)) (full jitter). */
+  baseMs: number;
+  capMs: number;
+  /** A 429 is retried only when its Retry-After is at most this (ms): the budget waits that long anyway. */
+  maxRetryAfterMs: number;
+  random?: () => number;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+const RETRYABLE_STATUSES = new Set([502, 503, 504]);
+
+type Attempt = { response: UpstreamResponse; error?: undefined } | { response?: undefined; error: UpstreamError };
 
 /**
- * One upstream host: sends a request through the injected dispatcher, bounds it in time
- * and size, and turns transport failures into UpstreamErrors. It logs the path, never the
- * query string or headers, since those carry the key.
+ * One upstream host: sends a request through the injected dispatcher, bounds each attempt
+ * in time and size, retries what can succeed on retry, keeps the circuit, and turns
+ * transport failures into UpstreamErrors. It logs the path, never the query string or
+ * headers, since those carry the key.
  */
 export class UpstreamClient {
   readonly source: SourceId;
@@ -53,13 +73,50 @@ export class UpstreamClient {
     this.basePath = base.pathname.replace(/\/+$/, '');
   }
 
+  /**
+   * Resolves with the final response, whatever its status (the provider maps statuses);
+   * rejects with an UpstreamError when no response came. Retried: connection resets and
+   * refusals, 502/503/504, and a 429 whose Retry-After the budget can wait out; never a
+   * timeout (it already took the whole bound) nor any other 4xx.
+   */
   async send(call: UpstreamCall): Promise<UpstreamResponse> {
+    const { circuit, retry, clock } = this.options;
+    const attempts = retry?.attempts ?? 1;
+    for (let attempt = 1; ; attempt++) {
+      await circuit?.check();
+      const outcome = await this.attempt(call);
+      if (circuit && countsForCircuit(outcome, call.signal)) await circuit.record(outcome.response !== undefined && outcome.response.status < 500);
+      if (attempt >= attempts || call.signal.aborted || !this.retryable(outcome, clock())) {
+        if (outcome.error) throw outcome.error;
+        return outcome.response;
+      }
+      const backoff = Math.floor((retry!.random ?? Math.random)() * Math.min(retry!.capMs, retry!.baseMs * 2 ** (attempt - 1)));
+      this.options.logger.debug({ upstream: this.source, attempt, backoffMs: backoff }, 'upstream retry');
+      await sleep(backoff, undefined, { signal: call.signal }).catch(() => undefined);
+    }
+  }
+
+  private retryable(outcome: Attempt, now: number): boolean {
+    if (outcome.error) return outcome.error.options.retryable === true && outcome.error.failure === 'upstream_unreachable';
+    const { status } = outcome.response;
+    if (RETRYABLE_STATUSES.has(status)) return true;
+    if (status !== 429) return false;
+    const wait = retryAfterMs(header(outcome.response, 'retry-after'), now);
+    return wait !== undefined && wait <= (this.options.retry?.maxRetryAfterMs ?? 0);
+  }
+
+  private async attempt(call: UpstreamCall): Promise<Attempt> {
     const { dispatcher, timeoutMs, logger, clock } = this.options;
     const maxBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const path = this.basePath + call.path;
+    let permit: Permit | undefined;
+    try {
+      permit = await this.options.budget?.admit(call.signal);
+    } catch (error) {
+      return { error: error as UpstreamError };
+    }
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([call.signal, timeout]);
-    const path = this.basePath + call.path;
-    const permit = await this.options.budget?.admit(signal);
     const started = clock();
     let answered: UpstreamResponse | undefined;
     try {
@@ -74,17 +131,24 @@ export class UpstreamClient {
       const body = await readCapped(response.body, maxBytes, this.source);
       answered = { status: response.statusCode, headers: response.headers, body };
       logger.debug({ upstream: this.source, path, status: response.statusCode, durationMs: clock() - started }, 'upstream call');
-      return answered;
+      return { response: answered };
     } catch (error) {
-      const failure = call.signal.aborted && !timeout.aborted
-        ? new UpstreamError(this.source, 'upstream_timeout', 'the request ran out of time before the upstream answered', { cause: error })
-        : transportFailure(this.source, error, timeout.aborted);
+      const failure =
+        call.signal.aborted && !timeout.aborted
+          ? new UpstreamError(this.source, 'upstream_timeout', 'the request ran out of time before the upstream answered', { cause: error })
+          : transportFailure(this.source, error, timeout.aborted);
       logger.debug({ upstream: this.source, path, failure: failure.failure, durationMs: clock() - started }, 'upstream call failed');
-      throw failure;
+      return { error: failure };
     } finally {
       await permit?.settle(answered);
     }
   }
+}
+
+/** A refusal of our own budget, a caller that gave up, or a 429 says nothing about the upstream's health. */
+function countsForCircuit(outcome: Attempt, signal: AbortSignal): boolean {
+  if (outcome.response) return outcome.response.status !== 429;
+  return !signal.aborted && outcome.error.failure !== 'budget_exhausted' && outcome.error.failure !== 'upstream_credits_exhausted';
 }
 
 async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number, source: SourceId): Promise<string> {

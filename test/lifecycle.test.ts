@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { startCoinMetricsSim, type CoinMetricsSim } from '../src/demo/sim/coinmetrics.js';
+import { drain } from '../src/lifecycle.js';
+
+describe('drain', () => {
+  it('turns /readyz 503 as soon as draining starts, then closes', async () => {
+    const lifecycle = { draining: false };
+    const app = await buildApp({ config: loadConfig({}), lifecycle });
+    expect((await app.inject('/readyz')).statusCode).toBe(200);
+    lifecycle.draining = true;
+    const draining = await app.inject('/readyz');
+    expect([draining.statusCode, draining.json(), draining.headers.connection]).toEqual([503, { status: 'draining' }, 'close']);
+    expect(await drain(app, lifecycle, 1000)).toBe('closed');
+  });
+});
+
+describe('SIGTERM', () => {
+  let cm: CoinMetricsSim;
+  beforeAll(async () => {
+    cm = await startCoinMetricsSim({ apiKey: 'cm-shutdown-key' });
+  });
+  afterAll(() => cm.close());
+
+  async function startServer(env: Record<string, string>) {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', COINMETRICS_API_KEY: 'cm-shutdown-key', COINMETRICS_BASE_URL: cm.url, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const lines = createInterface({ input: child.stdout! });
+    const port = await new Promise<number>((resolve, reject) => {
+      lines.on('line', (line) => {
+        const match = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+        if (match) resolve(Number(match[1]));
+      });
+      void exited.then(() => reject(new Error('server exited before listening')));
+    });
+    return { child, exited, base: `http://127.0.0.1:${port}` };
+  }
+
+  it('lets a slow request finish, then exits 0', async () => {
+    const server = await startServer({ SHUTDOWN_GRACE_MS: '5000' });
+    cm.setFault({ kind: 'slow', delayMs: 1500 });
+    const slow = request(`${server.base}/netflows?source=coinmetrics&limit=3`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    server.child.kill('SIGTERM');
+    const response = await slow;
+    expect(response.statusCode).toBe(200);
+    expect(response.headers.connection).toBe('close');
+    expect(((await response.body.json()) as { data: unknown[] }).data).toHaveLength(3);
+    expect(await server.exited).toBe(0);
+    await expect(request(`${server.base}/healthz`)).rejects.toThrow();
+    cm.setFault(null);
+  });
+
+  it('cuts requests that outlast the grace and exits 1', async () => {
+    const server = await startServer({ SHUTDOWN_GRACE_MS: '300', UPSTREAM_TIMEOUT_MS: '5000' });
+    cm.setFault({ kind: 'hang' });
+    const hung = request(`${server.base}/netflows?source=coinmetrics`).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(1);
+    expect(await hung).toBeInstanceOf(Error);
+    cm.setFault(null);
+  });
+});
