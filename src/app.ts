@@ -1,10 +1,13 @@
-import type { Socket } from 'node:net';
+import { constants } from 'node:zlib';
+import compress from '@fastify/compress';
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { answerClientError, answerWithProblems } from './plugins/problems.js';
 import pino, { type Logger } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
 import type { Config } from './config.js';
-import { ERRORS, ProblemError, problemBody, type ErrorCode } from './errors.js';
 import { NetflowsService } from './netflows/service.js';
 import { createCoinMetricsProvider } from './providers/coinmetrics/index.js';
 import { createNansenProvider } from './providers/nansen/index.js';
@@ -21,6 +24,9 @@ import { MemoryBudgetStore, type BudgetStore } from './budget/store.js';
 import { RenderedCache } from './cache/rendered.js';
 import { adminRoutes } from './routes/admin.js';
 import { UpstreamCache } from './cache/upstream-cache.js';
+import { Metrics } from './metrics.js';
+import { registerStateGauges } from './plugins/gauges.js';
+import { OneLinePerRequest, observability, requestId } from './plugins/observability.js';
 
 export interface AppDeps {
   config: Config;
@@ -35,6 +41,7 @@ export interface AppDeps {
   cache?: UpstreamCache;
   budgetStore?: BudgetStore;
   rendered?: RenderedCache;
+  metrics?: Metrics;
 }
 
 /** Header and query names that carry secrets; pino prints `[redacted]` for them. */
@@ -49,8 +56,11 @@ export const REDACT_PATHS = [
   'apikey',
 ];
 
+/** JSON lines; pretty and coloured only when a person watches a terminal. */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination as never);
+  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  if (!destination && process.stdout.isTTY) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } });
+  return pino(options, destination as never);
 }
 
 /** A Fastify app with every route; no env, no listen. */
@@ -61,8 +71,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const ownDispatcher = deps.dispatcher === undefined;
   const dispatcher = deps.dispatcher ?? new Agent({ connections: 32, keepAliveTimeout: 30_000 });
 
+  const metrics = deps.metrics ?? new Metrics();
   const app = Fastify({
     loggerInstance: (deps.logger ?? pino({ level: 'silent' })) as FastifyBaseLogger,
+    logController: new OneLinePerRequest(),
+    genReqId: requestId,
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     clientErrorHandler: answerClientError,
@@ -76,6 +89,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     if (ownDispatcher) await dispatcher.close();
   });
+
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
+      methods: ['GET', 'HEAD'],
+      allowedHeaders: ['authorization', 'accept', 'if-none-match', 'x-request-id'],
+      exposedHeaders: CORS_EXPOSED_HEADERS,
+      maxAge: 600,
+    });
+  }
+  await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip', 'deflate'], brotliOptions: { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } } });
 
   app.addSchema(problemSchema);
   app.addSchema(recordSchema);
@@ -99,9 +123,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true } });
+  await app.register(observability, { metrics });
 
   const cache = deps.cache ?? createUpstreamCache(config, clock);
-  cache.onBackgroundError((key, error) => app.log.warn({ source: key.split('|')[0], err: error }, 'background refresh failed'));
+  cache.onBackgroundError((key, error) => app.log.warn({ source: sourceOfKey(key), err: error }, 'background refresh failed'));
+  cache.onDrop((key, reason) => {
+    if (reason === 'evict') metrics.cacheEvictions.inc({ source: sourceOfKey(key) });
+  });
   const rendered = deps.rendered ?? new RenderedCache(renderedCacheBytes(config), clock);
   const providers: Provider[] = [];
   const disabled = new Map<SourceId, string>();
@@ -120,6 +149,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       budget: guard.budget,
       circuit: guard.circuit,
       retry,
+      onAttempt: (outcome, durationMs) => {
+        metrics.upstreamRequests.inc({ source, outcome });
+        if (durationMs !== undefined) metrics.upstreamDuration.observe({ source }, durationMs / 1000);
+      },
     });
   const shared = { cache, clock, logger: app.log, loadTimeoutMs: requestDeadlineMs(config) };
   providers.push(
@@ -132,32 +165,37 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   } else {
     disabled.set('nansen', 'Nansen is disabled: no NANSEN_API_KEY is configured');
   }
-  const service = new NetflowsService(providers, disabled);
+  const service = new NetflowsService(providers, disabled, (source, outcome) => metrics.sourceAnswers.inc({ source, outcome }));
+  const upstreams = [guards.coinmetrics, ...(guards.nansen ? [guards.nansen] : [])];
+  registerStateGauges(metrics, { cache, rendered, upstreams, callers: config.callers ?? [], store: budgetStore, clock });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const problem = toProblemError(error);
-    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
-    if (problem.extra.retryAfterS !== undefined) reply.header('retry-after', String(problem.extra.retryAfterS));
-    for (const [name, value] of Object.entries(problem.extra.headers ?? {})) reply.header(name, value);
-    return reply.code(problem.status).type('application/problem+json').send(JSON.stringify(problem.toProblem()));
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const body = problemBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`);
-    return reply.code(404).type('application/problem+json').send(JSON.stringify(body));
-  });
+  answerWithProblems(app);
 
   await app.register(healthRoutes, { lifecycle });
   await app.register(async (data) => {
     if (config.callers) data.addHook('onRequest', callerGuard(config.callers, budgetStore, clock));
     await data.register(catalogRoute, { config });
-    await data.register(netflowsRoute, { service, clock, rendered, deadlineMs: requestDeadlineMs(config), privateCache: config.callers !== undefined });
+    await data.register(netflowsRoute, {
+      service,
+      clock,
+      rendered,
+      deadlineMs: requestDeadlineMs(config),
+      privateCache: config.callers !== undefined,
+      onKeptAnswer: (hit) => metrics.responseCache.inc({ outcome: hit ? 'hit' : 'miss' }),
+    });
   });
   if (config.adminToken) {
-    const upstreams = [guards.coinmetrics, ...(guards.nansen ? [guards.nansen] : [])];
     await app.register(adminRoutes, { adminToken: config.adminToken, upstreams, callers: config.callers ?? [], store: budgetStore, clock });
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+/** The headers a browser dashboard may read from an answer. */
+export const CORS_EXPOSED_HEADERS = ['etag', 'link', 'cache-status', 'age', 'ratelimit', 'ratelimit-policy', 'retry-after', 'x-request-id', 'netflows-complete', 'netflows-sources'];
+
+function sourceOfKey(key: string): string {
+  return key.slice(0, key.indexOf('|'));
 }
 
 /** The upstream cache takes seven eighths of CACHE_MAX_MB, the kept answers the rest. */
@@ -177,43 +215,4 @@ function renderedCacheBytes(config: Config): number {
 /** One whole /netflows request, every page and upstream call in it, gets this long. */
 function requestDeadlineMs(config: Config): number {
   return config.upstreamTimeoutMs * 3;
-}
-
-/** Requests Node refuses before Fastify sees them (oversized headers, bad framing) still get a problem. */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const code: ErrorCode = error.code === 'HPE_HEADER_OVERFLOW' ? 'header_fields_too_large' : 'invalid_parameter';
-  const body = JSON.stringify(problemBody(code, code === 'header_fields_too_large' ? 'the request line or headers are too large' : 'the request could not be parsed'));
-  const { status, title } = ERRORS[code];
-  socket.end(
-    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
-}
-
-/** Every error a route can throw, in the catalogue's terms; nothing internal leaks. */
-function toProblemError(error: FastifyError): ProblemError {
-  if (error instanceof ProblemError) return error;
-  if (error.validation) {
-    const first = error.validation[0];
-    const param =
-      (first?.params as { additionalProperty?: string } | undefined)?.additionalProperty ??
-      first?.instancePath.replace(/^\//, '') ??
-      undefined;
-    if (first?.keyword === 'additionalProperties') {
-      return new ProblemError('invalid_parameter', `unknown parameter \`${param}\``, { param });
-    }
-    if (first?.keyword === 'type' && param) {
-      return new ProblemError('invalid_parameter', `\`${param}\` is given more than once; give it once (lists are comma-separated)`, { param });
-    }
-    return new ProblemError('invalid_parameter', `\`${param ?? 'query'}\` ${first?.message ?? 'is invalid'}`, param ? { param } : {});
-  }
-  const status = error.statusCode ?? 500;
-  if (status >= 400 && status < 500) {
-    const code = (Object.keys(ERRORS) as ErrorCode[]).find((c) => ERRORS[c].status === status) ?? 'invalid_parameter';
-    return new ProblemError(code, status === 413 ? 'the request body is too large' : 'the request could not be read');
-  }
-  return new ProblemError('internal_error', 'the gateway failed to answer; the error is logged', { cause: error });
 }

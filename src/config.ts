@@ -64,6 +64,8 @@ export interface Config {
   /** Longest wait for upstream budget before answering stale or 503, ms (default 2000). */
   budgetMaxWaitMs: number;
   adminToken: Secret | undefined;
+  /** Browser origins allowed to read answers (CORS); empty = none, `*` = any. */
+  corsOrigins: readonly string[];
   /** From CALLER_TOKENS_FILE; undefined = data routes are open. */
   callers: readonly CallerToken[] | undefined;
 }
@@ -124,6 +126,7 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
     staleIfErrorS: read.integer('STALE_IF_ERROR_S', 3600, 0, 7 * 86_400),
     budgetMaxWaitMs: read.integer('BUDGET_MAX_WAIT_MS', 2000, 0, 60_000),
     adminToken: read.secret('ADMIN_TOKEN'),
+    corsOrigins: read.origins('CORS_ORIGINS'),
     callers: read.callers('CALLER_TOKENS_FILE'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -217,6 +220,18 @@ class EnvReader {
     if (limits) return limits;
     this.problems.push(`${name} must look like "10/6s" or "15/1s,300/1m", got "${value}"`);
     return parseRateLimits(fallback)!;
+  }
+
+  origins(name: string): string[] {
+    const value = this.raw(name);
+    if (value === undefined) return [];
+    const origins = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = origins.filter((o) => o !== '*' && !/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(o));
+    if (origins.length === 0 || bad.length > 0) {
+      this.problems.push(`${name} must be * or a comma-separated list of origins like https://grafana.example.com, got "${value}"`);
+      return [];
+    }
+    return origins;
   }
 
   callers(name: string): CallerToken[] | undefined {

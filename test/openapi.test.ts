@@ -11,7 +11,7 @@ describe('openapi/netflows.openapi.json', () => {
   it('documents every route, the problem schema and the sign rule', async () => {
     const doc = JSON.parse(await generateOpenApi());
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/budgets', '/catalog', '/healthz', '/netflows', '/readyz']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/admin/budgets', '/catalog', '/healthz', '/metrics', '/netflows', '/readyz']);
     expect(Object.keys(doc.components.schemas).sort()).toEqual(['NetflowRecord', 'NetflowsResponse', 'Problem']);
     const netflows = doc.paths['/netflows'].get;
     expect(netflows.responses['400'].content['application/problem+json'].schema.$ref).toBe('#/components/schemas/Problem');

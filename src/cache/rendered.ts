@@ -41,6 +41,14 @@ export class RenderedCache {
     return rendered;
   }
 
+  get sizeBytes(): number {
+    return this.lru.calculatedSize;
+  }
+
+  get entries(): number {
+    return this.lru.size;
+  }
+
   clear(): void {
     this.lru.clear();
   }

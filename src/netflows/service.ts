@@ -37,6 +37,8 @@ export class NetflowsService {
     providers: readonly Provider[],
     /** Sources that are configured off, with the reason (e.g. no key). */
     private readonly disabled: ReadonlyMap<SourceId, string>,
+    /** Told how each asked source answered: its cache outcome, or error. */
+    private readonly onSourceAnswer: (source: SourceId, outcome: CacheOutcome | 'error') => void = () => {},
   ) {
     this.providers = new Map(providers.map((p) => [p.id, p]));
   }
@@ -76,6 +78,7 @@ export class NetflowsService {
       if (outcome.status === 'rejected') {
         if (!(outcome.reason instanceof UpstreamError)) throw outcome.reason;
         failures.push(outcome.reason);
+        this.onSourceAnswer(source, 'error');
         statuses.set(source, {
           source,
           status: 'error',
@@ -87,6 +90,7 @@ export class NetflowsService {
       }
       const answer = outcome.value;
       answers.push(answer);
+      this.onSourceAnswer(source, answer.cache);
       warnings.push(...answer.warnings);
       statuses.set(source, {
         source,

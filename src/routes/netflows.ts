@@ -16,10 +16,12 @@ export interface NetflowsRouteOptions {
   rendered: RenderedCache;
   /** Caller tokens are on: answers are per caller, so shared caches must not keep them. */
   privateCache: boolean;
+  /** Told whether a kept answer was served again. */
+  onKeptAnswer?: (hit: boolean) => void;
 }
 
 export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (app, options) => {
-  const { service, clock, rendered, deadlineMs, privateCache } = options;
+  const { service, clock, rendered, deadlineMs, privateCache, onKeptAnswer = () => {} } = options;
 
   app.get(
     '/netflows',
@@ -49,7 +51,11 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
     async (request, reply) => {
       const requestKey = `${request.url}\n${request.headers.accept ?? ''}`;
       const kept = rendered.get(requestKey);
-      if (kept) return send(reply, kept, request.headers['if-none-match']);
+      if (kept) {
+        onKeptAnswer(true);
+        request.cacheOutcome = 'hit';
+        return send(reply, kept, request.headers['if-none-match']);
+      }
 
       const query = request.query as RawQuery;
       const format = negotiateFormat(query.format, request.headers.accept);
@@ -58,10 +64,14 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
       const same = rendered.get(questionKey);
       if (same) {
         rendered.set([requestKey], same);
+        onKeptAnswer(true);
+        request.cacheOutcome = 'hit';
         return send(reply, same, request.headers['if-none-match']);
       }
 
+      onKeptAnswer(false);
       const answer = await service.answer(parsed, AbortSignal.timeout(deadlineMs));
+      request.cacheOutcome = answer.sources.flatMap((s) => (s.cache ? [`${s.source}:${s.cache}`] : s.status === 'error' ? [`${s.source}:error`] : [])).join(',');
       const nextCursor = answer.nextOffset === null ? null : encodeCursor(answer.nextOffset, parsed.fingerprint);
       const link = nextCursor ? `<${nextLink(request.url, nextCursor)}>; rel="next"` : undefined;
       const fresh = render(answer, format, nextCursor, link);

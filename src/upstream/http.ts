@@ -37,6 +37,8 @@ export interface UpstreamClientOptions {
   budget?: { admit(signal: AbortSignal): Promise<Permit> };
   circuit?: CircuitBreaker;
   retry?: RetryPolicy;
+  /** Told of every attempt: its outcome (2xx, 4xx, 429, 5xx, timeout, unreachable, too_large; refused and circuit_open without a time). */
+  onAttempt?: (outcome: string, durationMs: number | undefined) => void;
 }
 
 export interface RetryPolicy {
@@ -83,7 +85,12 @@ export class UpstreamClient {
     const { circuit, retry, clock } = this.options;
     const attempts = retry?.attempts ?? 1;
     for (let attempt = 1; ; attempt++) {
-      await circuit?.check();
+      try {
+        await circuit?.check();
+      } catch (error) {
+        this.options.onAttempt?.('circuit_open', undefined);
+        throw error;
+      }
       const outcome = await this.attempt(call);
       if (circuit && countsForCircuit(outcome, call.signal)) await circuit.record(outcome.response !== undefined && outcome.response.status < 500);
       if (attempt >= attempts || call.signal.aborted || !this.retryable(outcome, clock())) {
@@ -106,18 +113,20 @@ export class UpstreamClient {
   }
 
   private async attempt(call: UpstreamCall): Promise<Attempt> {
-    const { dispatcher, timeoutMs, logger, clock } = this.options;
+    const { dispatcher, timeoutMs, logger } = this.options;
     const maxBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const path = this.basePath + call.path;
     let permit: Permit | undefined;
     try {
       permit = await this.options.budget?.admit(call.signal);
     } catch (error) {
+      this.options.onAttempt?.('refused', undefined);
       return { error: error as UpstreamError };
     }
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = AbortSignal.any([call.signal, timeout]);
-    const started = clock();
+    // Durations are measured, not taken from the injected clock (which tests may freeze).
+    const started = performance.now();
     let answered: UpstreamResponse | undefined;
     try {
       const response = await dispatcher.request({
@@ -130,19 +139,34 @@ export class UpstreamClient {
       });
       const body = await readCapped(response.body, maxBytes, this.source);
       answered = { status: response.statusCode, headers: response.headers, body };
-      logger.debug({ upstream: this.source, path, status: response.statusCode, durationMs: clock() - started }, 'upstream call');
+      const durationMs = Math.round(performance.now() - started);
+      this.options.onAttempt?.(statusClass(response.statusCode), durationMs);
+      const creditsUsed = header(answered, 'x-nansen-credits-used');
+      logger.info({ upstream: this.source, path, status: response.statusCode, durationMs, bytes: body.length, ...(creditsUsed ? { creditsUsed: Number(creditsUsed) } : {}) }, 'upstream call');
       return { response: answered };
     } catch (error) {
       const failure =
         call.signal.aborted && !timeout.aborted
           ? new UpstreamError(this.source, 'upstream_timeout', 'the request ran out of time before the upstream answered', { cause: error })
           : transportFailure(this.source, error, timeout.aborted);
-      logger.debug({ upstream: this.source, path, failure: failure.failure, durationMs: clock() - started }, 'upstream call failed');
+      const durationMs = Math.round(performance.now() - started);
+      this.options.onAttempt?.(failureOutcome(failure), durationMs);
+      logger.warn({ upstream: this.source, path, failure: failure.failure, durationMs }, 'upstream call failed');
       return { error: failure };
     } finally {
       await permit?.settle(answered);
     }
   }
+}
+
+function statusClass(status: number): string {
+  return status === 429 ? '429' : `${Math.floor(status / 100)}xx`;
+}
+
+function failureOutcome(error: UpstreamError): string {
+  if (error.failure === 'upstream_timeout') return 'timeout';
+  if (error.failure === 'upstream_malformed') return 'too_large';
+  return 'unreachable';
 }
 
 /** A refusal of our own budget, a caller that gave up, or a 429 says nothing about the upstream's health. */

@@ -1,0 +1,56 @@
+import type { CallerToken } from '../auth/callers.js';
+import type { UpstreamGuards } from '../budget/index.js';
+import type { BudgetStore } from '../budget/store.js';
+import type { RenderedCache } from '../cache/rendered.js';
+import type { UpstreamCache } from '../cache/upstream-cache.js';
+import type { Metrics } from '../metrics.js';
+import type { Clock } from '../time.js';
+
+export interface GaugeSources {
+  cache: UpstreamCache;
+  rendered: RenderedCache;
+  upstreams: readonly UpstreamGuards[];
+  callers: readonly CallerToken[];
+  store: BudgetStore;
+  clock: Clock;
+}
+
+const CIRCUIT_VALUES = { closed: 0, half_open: 1, open: 2 } as const;
+
+/** State read when Prometheus scrapes: cache size, budgets, credits, circuits, caller quotas. */
+export function registerStateGauges(metrics: Metrics, { cache, rendered, upstreams, callers, store, clock }: GaugeSources): void {
+  metrics.gauge('netflows_cache_bytes', 'Bytes held, by cache (upstream answers, kept responses)', ['cache'], (set) => {
+    set({ cache: 'upstream' }, cache.sizeBytes);
+    set({ cache: 'responses' }, rendered.sizeBytes);
+  });
+  metrics.gauge('netflows_cache_entries', 'Entries held, by cache', ['cache'], (set) => {
+    set({ cache: 'upstream' }, cache.entries);
+    set({ cache: 'responses' }, rendered.entries);
+  });
+  const snapshots = () => Promise.all(upstreams.map(async (u) => ({ ...(await u.budget.snapshot()), circuit: await u.circuit.state() })));
+  metrics.gauge('netflows_upstream_budget_remaining', 'Upstream calls still allowed in each configured window', ['source', 'window'], async (set) => {
+    for (const s of await snapshots()) for (const w of s.windows) set({ source: s.source, window: w.limit }, w.remaining);
+  });
+  metrics.gauge('netflows_upstream_in_flight', 'Upstream calls under way', ['source'], async (set) => {
+    for (const s of await snapshots()) set({ source: s.source }, s.in_flight);
+  });
+  metrics.gauge('netflows_upstream_circuit_state', 'Circuit per upstream: 0 closed, 1 half open, 2 open', ['source'], async (set) => {
+    for (const s of await snapshots()) set({ source: s.source }, CIRCUIT_VALUES[s.circuit]);
+  });
+  metrics.gauge('netflows_upstream_rate_limited_total', 'Upstream 429s received since start', ['source'], async (set) => {
+    for (const s of await snapshots()) set({ source: s.source }, s.upstream_429s);
+  });
+  metrics.gauge('netflows_nansen_credits_remaining', 'Nansen credits left, as last reported by Nansen', [], async (set) => {
+    for (const s of await snapshots()) if (s.credits?.remaining != null) set({}, s.credits.remaining);
+  });
+  metrics.gauge('netflows_nansen_credits_spent_today', 'Nansen credits spent this UTC day', [], async (set) => {
+    for (const s of await snapshots()) if (s.credits) set({}, s.credits.spent_today);
+  });
+  metrics.gauge('netflows_caller_quota_remaining', 'Requests a caller may still make in each window of its quota', ['caller', 'window'], async (set) => {
+    const now = clock();
+    for (const caller of callers) {
+      const windows = await store.peek(`caller:${caller.name}`, caller.rateLimits, now);
+      windows.forEach((w, i) => set({ caller: caller.name, window: caller.rateLimits[i]!.text }, w.remaining));
+    }
+  });
+}

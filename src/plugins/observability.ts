@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Metrics } from '../metrics.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** How /netflows found its data (hit, miss, stale, or a mix per source), for the request log line. */
+    cacheOutcome?: string;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** An incoming `X-Request-Id` is kept when it is a sane token; otherwise a new UUID. */
+export function requestId(raw: IncomingMessage): string {
+  const incoming = raw.headers['x-request-id'];
+  return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/** One log line per request, written when it is answered (Fastify's two default lines are off). */
+export class OneLinePerRequest extends LogController {
+  constructor() {
+    super({ requestIdLogLabel: 'reqId' });
+  }
+
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = {
+      caller: request.caller,
+      method: request.method,
+      route: routeOf(request),
+      path: request.url.split('?', 1)[0]!.slice(0, 200),
+      status: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime * 100) / 100,
+      cache: request.cacheOutcome,
+    };
+    if (error || reply.statusCode >= 500) reply.log.error({ ...line, err: error }, 'request failed');
+    else reply.log.info(line, 'request');
+  }
+}
+
+export function routeOf(request: FastifyRequest): string {
+  return request.routeOptions.url ?? 'not_found';
+}
+
+/** Echoes the request id, counts every request (hooks at the root, so for every route), and serves /metrics. */
+export const observability = fp<{ metrics: Metrics }>(async (app, { metrics }) => {
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = routeOf(request);
+    metrics.httpRequests.inc({ route, method: request.method, status: String(reply.statusCode), caller: request.caller ?? 'none' });
+    metrics.httpDuration.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+  });
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics: requests, latency, cache, upstream calls, budgets, credits, circuits, the Node process',
+        querystring: { type: 'object', additionalProperties: false, properties: {} },
+        response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+      },
+    },
+    async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()),
+  );
+});

@@ -1,0 +1,57 @@
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { ERRORS, ProblemError, problemBody, type ErrorCode } from '../errors.js';
+
+/** Every error and every unknown route answered as application/problem+json from the one catalogue. */
+export function answerWithProblems(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const problem = toProblemError(error);
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (problem.extra.retryAfterS !== undefined) reply.header('retry-after', String(problem.extra.retryAfterS));
+    for (const [name, value] of Object.entries(problem.extra.headers ?? {})) reply.header(name, value);
+    return reply.code(problem.status).type('application/problem+json').send(JSON.stringify(problem.toProblem()));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const body = problemBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`);
+    return reply.code(404).type('application/problem+json').send(JSON.stringify(body));
+  });
+}
+
+/** Requests Node refuses before Fastify sees them (oversized headers, bad framing) still get a problem. */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const code: ErrorCode = error.code === 'HPE_HEADER_OVERFLOW' ? 'header_fields_too_large' : 'invalid_parameter';
+  const body = JSON.stringify(problemBody(code, code === 'header_fields_too_large' ? 'the request line or headers are too large' : 'the request could not be parsed'));
+  const { status, title } = ERRORS[code];
+  socket.end(
+    `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** Every error a route can throw, in the catalogue's terms; nothing internal leaks. */
+function toProblemError(error: FastifyError): ProblemError {
+  if (error instanceof ProblemError) return error;
+  if (error.validation) {
+    const first = error.validation[0];
+    const param =
+      (first?.params as { additionalProperty?: string } | undefined)?.additionalProperty ??
+      first?.instancePath.replace(/^\//, '') ??
+      undefined;
+    if (first?.keyword === 'additionalProperties') {
+      return new ProblemError('invalid_parameter', `unknown parameter \`${param}\``, { param });
+    }
+    if (first?.keyword === 'type' && param) {
+      return new ProblemError('invalid_parameter', `\`${param}\` is given more than once; give it once (lists are comma-separated)`, { param });
+    }
+    return new ProblemError('invalid_parameter', `\`${param ?? 'query'}\` ${first?.message ?? 'is invalid'}`, param ? { param } : {});
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    const code = (Object.keys(ERRORS) as ErrorCode[]).find((c) => ERRORS[c].status === status) ?? 'invalid_parameter';
+    return new ProblemError(code, status === 413 ? 'the request body is too large' : 'the request could not be read');
+  }
+  return new ProblemError('internal_error', 'the gateway failed to answer; the error is logged', { cause: error });
+}
