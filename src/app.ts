@@ -23,7 +23,11 @@ import { createGuards, type UpstreamGuards } from './budget/index.js';
 import { MemoryBudgetStore, type BudgetStore } from './budget/store.js';
 import { RenderedCache } from './cache/rendered.js';
 import { adminRoutes } from './routes/admin.js';
-import { UpstreamCache } from './cache/upstream-cache.js';
+import { UpstreamCache, type SharedCacheTier } from './cache/upstream-cache.js';
+import { FailoverBudgetStore } from './budget/failover-store.js';
+import { RedisBudgetStore } from './redis/budget-store.js';
+import { RedisCacheTier } from './redis/cache-tier.js';
+import { RedisConnection } from './redis/connection.js';
 import { Metrics } from './metrics.js';
 import { registerStateGauges } from './plugins/gauges.js';
 import { OneLinePerRequest, observability, requestId } from './plugins/observability.js';
@@ -42,6 +46,13 @@ export interface AppDeps {
   budgetStore?: BudgetStore;
   rendered?: RenderedCache;
   metrics?: Metrics;
+}
+
+/** Where replicas meet, when REDIS_URL is set. */
+interface Shared {
+  redis: RedisConnection;
+  store: FailoverBudgetStore;
+  tier: RedisCacheTier;
 }
 
 /** Header and query names that carry secrets; pino prints `[redacted]` for them. */
@@ -126,7 +137,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true } });
   await app.register(observability, { metrics });
 
-  const cache = deps.cache ?? createUpstreamCache(config, clock);
+  const shared = config.redisUrl ? connectShared(config, app.log, clock) : undefined;
+  if (shared) {
+    app.addHook('onReady', () => shared.redis.waitUntilReady(2000));
+    app.addHook('onClose', () => shared.redis.close());
+  }
+  const cache = deps.cache ?? createUpstreamCache(config, clock, shared?.tier);
   cache.onBackgroundError((key, error) => app.log.warn({ source: sourceOfKey(key), err: error }, 'background refresh failed'));
   cache.onDrop((key, reason) => {
     if (reason === 'evict') metrics.cacheEvictions.inc({ source: sourceOfKey(key) });
@@ -134,7 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const rendered = deps.rendered ?? new RenderedCache(renderedCacheBytes(config), clock);
   const providers: Provider[] = [];
   const disabled = new Map<SourceId, string>();
-  const budgetStore = deps.budgetStore ?? new MemoryBudgetStore(clock);
+  const budgetStore = deps.budgetStore ?? shared?.store ?? new MemoryBudgetStore(clock);
   const guards = createGuards(config, budgetStore, clock);
   const retry = { attempts: config.upstreamRetries + 1, baseMs: 100, capMs: 2000, maxRetryAfterMs: config.budgetMaxWaitMs };
   const client = (source: SourceId, baseUrl: string, guard: UpstreamGuards) =>
@@ -154,20 +170,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (durationMs !== undefined) metrics.upstreamDuration.observe({ source }, durationMs / 1000);
       },
     });
-  const shared = { cache, clock, logger: app.log, loadTimeoutMs: requestDeadlineMs(config) };
+  const common = { cache, clock, logger: app.log, loadTimeoutMs: requestDeadlineMs(config) };
   providers.push(
-    createCoinMetricsProvider({ ...shared, config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl, guards.coinmetrics) }),
+    createCoinMetricsProvider({ ...common, config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl, guards.coinmetrics) }),
   );
   if (config.nansen.apiKey && guards.nansen) {
     providers.push(
-      createNansenProvider({ ...shared, config: config.nansen, apiKey: config.nansen.apiKey, client: client('nansen', config.nansen.baseUrl, guards.nansen) }),
+      createNansenProvider({ ...common, config: config.nansen, apiKey: config.nansen.apiKey, client: client('nansen', config.nansen.baseUrl, guards.nansen) }),
     );
   } else {
     disabled.set('nansen', 'Nansen is disabled: no NANSEN_API_KEY is configured');
   }
   const service = new NetflowsService(providers, disabled, (source, outcome) => metrics.sourceAnswers.inc({ source, outcome }));
   const upstreams = [guards.coinmetrics, ...(guards.nansen ? [guards.nansen] : [])];
-  registerStateGauges(metrics, { cache, rendered, upstreams, callers: config.callers ?? [], store: budgetStore, clock });
+  const sharedMode = () => (shared ? (shared.store.degraded ? 'degraded' : 'shared') : 'off');
+  registerStateGauges(metrics, { cache, rendered, upstreams, callers: config.callers ?? [], store: budgetStore, clock, sharedMode });
 
   answerWithProblems(app);
 
@@ -185,7 +202,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   });
   if (config.adminToken) {
-    await app.register(adminRoutes, { adminToken: config.adminToken, upstreams, callers: config.callers ?? [], store: budgetStore, clock });
+    await app.register(adminRoutes, { adminToken: config.adminToken, upstreams, callers: config.callers ?? [], store: budgetStore, clock, sharedMode });
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
@@ -199,13 +216,24 @@ function sourceOfKey(key: string): string {
 }
 
 /** The upstream cache takes seven eighths of CACHE_MAX_MB, the kept answers the rest. */
-export function createUpstreamCache(config: Config, clock: Clock): UpstreamCache {
+export function createUpstreamCache(config: Config, clock: Clock, shared?: SharedCacheTier): UpstreamCache {
   return new UpstreamCache({
     maxBytes: config.cacheMaxMb * 1024 * 1024 - renderedCacheBytes(config),
     staleWhileRevalidateMs: config.staleWhileRevalidateS * 1000,
     staleIfErrorMs: config.staleIfErrorS * 1000,
     clock,
+    ...(shared ? { shared, leaseMs: requestDeadlineMs(config) } : {}),
   });
+}
+
+/** One Redis connection per process, the shared budget store (with its local fallback) and the cache tier. */
+function connectShared(config: Config, logger: FastifyBaseLogger, clock: Clock): Shared {
+  const redis = new RedisConnection({ url: config.redisUrl!, keyPrefix: config.redisKeyPrefix, logger });
+  return {
+    redis,
+    store: new FailoverBudgetStore(new RedisBudgetStore(redis), redis, config.gatewayReplicas, clock),
+    tier: new RedisCacheTier(redis),
+  };
 }
 
 function renderedCacheBytes(config: Config): number {

@@ -64,6 +64,12 @@ export interface Config {
   /** Longest wait for upstream budget before answering stale or 503, ms (default 2000). */
   budgetMaxWaitMs: number;
   adminToken: Secret | undefined;
+  /** Unset: one process on its own. Set: replicas share cache, single-flight and budgets here. */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key, so several gateways can share one Redis (default `netflows:`). */
+  redisKeyPrefix: string;
+  /** Replicas expected; while Redis is away each takes 1/N of every limit (default 1). */
+  gatewayReplicas: number;
   /** Browser origins allowed to read answers (CORS); empty = none, `*` = any. */
   corsOrigins: readonly string[];
   /** From CALLER_TOKENS_FILE; undefined = data routes are open. */
@@ -127,6 +133,9 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
     budgetMaxWaitMs: read.integer('BUDGET_MAX_WAIT_MS', 2000, 0, 60_000),
     adminToken: read.secret('ADMIN_TOKEN'),
     corsOrigins: read.origins('CORS_ORIGINS'),
+    redisUrl: read.redisUrl('REDIS_URL'),
+    redisKeyPrefix: read.string('REDIS_KEY_PREFIX', 'netflows:'),
+    gatewayReplicas: read.integer('GATEWAY_REPLICAS', 1, 1, 1000),
     callers: read.callers('CALLER_TOKENS_FILE'),
   };
   if (problems.length > 0) throw new ConfigError(problems);
@@ -220,6 +229,19 @@ class EnvReader {
     if (limits) return limits;
     this.problems.push(`${name} must look like "10/6s" or "15/1s,300/1m", got "${value}"`);
     return parseRateLimits(fallback)!;
+  }
+
+  redisUrl(name: string): string | undefined {
+    const value = this.raw(name);
+    if (value === undefined) return undefined;
+    try {
+      const url = new URL(value);
+      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('protocol');
+      return value;
+    } catch {
+      this.problems.push(`${name} must be a redis:// or rediss:// URL`);
+      return undefined;
+    }
   }
 
   origins(name: string): string[] {

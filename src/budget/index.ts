@@ -14,6 +14,11 @@ export const NANSEN_CREDITS_PER_CALL = 5;
 /** Nansen documents no parallel cap; this keeps a burst from arriving at once. */
 const NANSEN_MAX_IN_FLIGHT = 10;
 
+/** Longer than any attempt can take: the upstream timeout plus the budget wait. */
+function slotLeaseMs(config: Config): number {
+  return config.upstreamTimeoutMs + config.budgetMaxWaitMs + 5000;
+}
+
 /** A budget key per credential that does not reveal it: a short hash, or `community`. */
 function credentialKey(source: string, key: Secret | undefined): string {
   if (!key) return `${source}:community`;
@@ -43,6 +48,7 @@ function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
     key: credentialKey('coinmetrics', config.coinmetrics.apiKey),
     limits: config.coinmetrics.rateLimits,
     maxInFlight: config.coinmetrics.maxInFlight,
+    slotLeaseMs: slotLeaseMs(config),
     maxWaitMs: config.budgetMaxWaitMs,
     store,
     clock,
@@ -56,6 +62,7 @@ function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
         key: nansenKey,
         limits: config.nansen.rateLimits,
         maxInFlight: NANSEN_MAX_IN_FLIGHT,
+        slotLeaseMs: slotLeaseMs(config),
         maxWaitMs: config.budgetMaxWaitMs,
         store,
         clock,

@@ -28,10 +28,13 @@ export interface BudgetStore {
   /** Counts `count` uses in one window that end at `endsAt`, without asking (the upstream said so). */
   consume(key: string, limit: RateLimit, count: number, endsAt: number, now: number): Promise<void>;
   peek(key: string, limits: readonly RateLimit[], now: number): Promise<WindowState[]>;
-  /** Takes a call slot if fewer than `max` are taken. */
-  acquireSlot(key: string, max: number): Promise<boolean>;
-  releaseSlot(key: string): Promise<void>;
-  slots(key: string): Promise<number>;
+  /**
+   * Takes a call slot if fewer than `max` are taken; the slot frees itself at `expiresAt`
+   * if nobody releases it (a replica that died). Returns the slot's token, or undefined.
+   */
+  acquireSlot(key: string, max: number, expiresAt: number, now: number): Promise<string | undefined>;
+  releaseSlot(key: string, token: string): Promise<void>;
+  slots(key: string, now: number): Promise<number>;
   getNumber(key: string): Promise<number | undefined>;
   /** Sets a number; it is forgotten at `expiresAt` (ms) when given. */
   setNumber(key: string, value: number, expiresAt?: number): Promise<void>;
@@ -41,14 +44,26 @@ export interface BudgetStore {
 /** Sliding windows kept as the times each use stops counting: exact, and small at these limits. */
 export class MemoryBudgetStore implements BudgetStore {
   private readonly uses = new Map<string, number[]>();
-  private readonly slotCounts = new Map<string, number>();
+  private readonly slotHolders = new Map<string, Map<string, number>>();
+  private nextToken = 0;
   private readonly numbers = new Map<string, { value: number; expiresAt: number }>();
 
   constructor(private readonly clock: () => number = Date.now) {}
 
+  /** Every use still counted at `now`, per key and window: what a replica hands back to the shared store. */
+  liveUses(now: number): { key: string; windowMs: number; ends: number[] }[] {
+    const live = [];
+    for (const [id, ends] of this.uses) {
+      const cut = id.lastIndexOf('|');
+      const current = ends.filter((end) => end > now);
+      if (current.length > 0) live.push({ key: id.slice(0, cut), windowMs: Number(id.slice(cut + 1)), ends: current });
+    }
+    return live;
+  }
+
   clear(): void {
     this.uses.clear();
-    this.slotCounts.clear();
+    this.slotHolders.clear();
     this.numbers.clear();
   }
 
@@ -72,19 +87,27 @@ export class MemoryBudgetStore implements BudgetStore {
     return limits.map((limit) => state(limit, this.window(key, limit, now).ends, now));
   }
 
-  async acquireSlot(key: string, max: number): Promise<boolean> {
-    const taken = this.slotCounts.get(key) ?? 0;
-    if (taken >= max) return false;
-    this.slotCounts.set(key, taken + 1);
-    return true;
+  async acquireSlot(key: string, max: number, expiresAt: number, now: number): Promise<string | undefined> {
+    const holders = this.holders(key, now);
+    if (holders.size >= max) return undefined;
+    const token = `m${++this.nextToken}`;
+    holders.set(token, expiresAt);
+    return token;
   }
 
-  async releaseSlot(key: string): Promise<void> {
-    this.slotCounts.set(key, Math.max(0, (this.slotCounts.get(key) ?? 0) - 1));
+  async releaseSlot(key: string, token: string): Promise<void> {
+    this.slotHolders.get(key)?.delete(token);
   }
 
-  async slots(key: string): Promise<number> {
-    return this.slotCounts.get(key) ?? 0;
+  async slots(key: string, now: number): Promise<number> {
+    return this.holders(key, now).size;
+  }
+
+  private holders(key: string, now: number): Map<string, number> {
+    let holders = this.slotHolders.get(key);
+    if (!holders) this.slotHolders.set(key, (holders = new Map()));
+    for (const [token, expiresAt] of holders) if (expiresAt <= now) holders.delete(token);
+    return holders;
   }
 
   async getNumber(key: string): Promise<number | undefined> {

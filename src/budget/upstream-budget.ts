@@ -22,6 +22,8 @@ export interface UpstreamBudgetOptions {
   key: string;
   limits: readonly RateLimit[];
   maxInFlight: number;
+  /** A call slot frees itself after this long if its call never settles (a replica died), ms. */
+  slotLeaseMs: number;
   /** Longest wait for budget before giving up (ms). */
   maxWaitMs: number;
   store: BudgetStore;
@@ -75,18 +77,19 @@ export class UpstreamBudget {
         continue;
       }
       await credits?.check(now);
-      if (!(await store.acquireSlot(`${key}:slots`, maxInFlight))) {
+      const slot = await store.acquireSlot(`${key}:slots`, maxInFlight, now + this.options.slotLeaseMs, now);
+      if (slot === undefined) {
         await this.waitOrRefuse(SLOT_POLL_MS, giveUpAt, signal, `${maxInFlight} calls to ${this.options.source} are already in flight`);
         continue;
       }
       const taken = await store.take(key, this.effective, now);
       if (!taken.granted) {
-        await store.releaseSlot(`${key}:slots`);
+        await store.releaseSlot(`${key}:slots`, slot);
         await this.waitOrRefuse(taken.retryAfterMs, giveUpAt, signal, `the ${this.options.source} rate-limit budget is spent`);
         continue;
       }
       await credits?.reserve();
-      return { settle: (response) => this.settle(response) };
+      return { settle: (response) => this.settle(response, slot) };
     }
   }
 
@@ -100,9 +103,9 @@ export class UpstreamBudget {
     await this.sleep(Math.max(1, waitMs), signal).catch(() => undefined);
   }
 
-  private async settle(response: UpstreamResponse | undefined): Promise<void> {
+  private async settle(response: UpstreamResponse | undefined, slot: string): Promise<void> {
     const { store, key, clock, credits } = this.options;
-    await store.releaseSlot(`${key}:slots`);
+    await store.releaseSlot(`${key}:slots`, slot);
     await credits?.settle(response, clock());
     if (!response) return;
     const now = clock();
@@ -140,7 +143,7 @@ export class UpstreamBudget {
         remaining: w.remaining,
         refills_in_s: Math.ceil(w.refillsInMs / 1000),
       })),
-      in_flight: await store.slots(`${key}:slots`),
+      in_flight: await store.slots(`${key}:slots`, now),
       max_in_flight: maxInFlight,
       paused_for_s: Math.max(0, Math.ceil((pausedUntil - now) / 1000)),
       upstream_429s: this.upstream429s,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import type { CacheOutcome } from '../providers/types.js';
 import type { Clock } from '../time.js';
@@ -18,12 +19,18 @@ export interface Loaded<V> {
 }
 
 /**
- * A tier behind the in-process one (Redis, later): consulted on a local miss before the
- * upstream is called, and written after every upstream answer. Optional.
+ * A tier behind the in-process one (Redis): read on a local miss before the upstream is
+ * called, written after every upstream answer, and the place of a short lease per key so
+ * that one replica loads while the others wait for its answer. Optional. Its methods never
+ * throw: a tier in trouble reads as empty and grants every lease (each replica then loads
+ * for itself).
  */
 export interface SharedCacheTier {
   get<V>(key: string): Promise<CacheEntry<V> | undefined>;
   set<V>(key: string, entry: CacheEntry<V>, keepForMs: number): Promise<void>;
+  /** The right to load `key` for `ms`: a token, or undefined while another replica holds it. */
+  lease(key: string, ms: number): Promise<string | undefined>;
+  unlease(key: string, token: string): Promise<void>;
 }
 
 export interface UpstreamCacheOptions {
@@ -35,7 +42,11 @@ export interface UpstreamCacheOptions {
   staleIfErrorMs: number;
   clock: Clock;
   shared?: SharedCacheTier;
+  /** How long a load may hold its lease in the shared tier, and others wait for it (ms; default 30000). */
+  leaseMs?: number;
 }
+
+const LEASE_POLL_MS = 25;
 
 export type Usability = 'fresh' | 'revalidate' | 'stale-if-error' | 'expired';
 
@@ -47,7 +58,8 @@ export interface CacheResult<V> {
 }
 
 type Load = () => Promise<Loaded<unknown>>;
-type StoredEntry = CacheEntry<unknown> & { sizeBytes: number };
+/** `fetched`: this replica called the upstream for it (a miss), rather than finding it in the shared tier. */
+type StoredEntry = CacheEntry<unknown> & { sizeBytes: number; fetched?: boolean };
 
 /**
  * The upstream cache: lru-cache bounded by size, with single-flight through `fetch()`
@@ -76,16 +88,8 @@ export class UpstreamCache {
         }
       },
       fetchMethod: async (key, _stale, { options: setOptions, context: load }) => {
-        const shared = await this.fromSharedTier(key);
-        if (shared) {
-          setOptions.ttl = this.keepForMs(shared.freshUntil - clock());
-          return shared;
-        }
-        const loaded = await load();
-        const now = clock();
-        const entry: StoredEntry = { value: loaded.value, storedAt: now, freshUntil: now + loaded.freshForMs, sizeBytes: loaded.sizeBytes };
-        setOptions.ttl = this.keepForMs(loaded.freshForMs);
-        void this.options.shared?.set(key, { value: entry.value, storedAt: entry.storedAt, freshUntil: entry.freshUntil }, setOptions.ttl).catch(() => undefined);
+        const entry = options.shared ? await this.loadShared(key, load, options.shared) : await this.loadHere(key, load);
+        setOptions.ttl = this.keepForMs(entry.freshUntil - clock());
         return entry;
       },
     });
@@ -110,6 +114,16 @@ export class UpstreamCache {
     return 'expired';
   }
 
+  /** The local entry, or else a usable one from the shared tier (kept locally from then on). */
+  async adopt<V>(key: string): Promise<CacheEntry<V> | undefined> {
+    const local = this.peek<V>(key);
+    if (local || !this.options.shared) return local;
+    const shared = await this.options.shared.get<V>(key);
+    if (!shared || this.usability(shared) === 'expired') return undefined;
+    this.lru.set(key, { ...shared, sizeBytes: approximateSize(shared.value) }, { ttl: this.keepForMs(shared.freshUntil - this.options.clock()) });
+    return shared;
+  }
+
   /** The entry held for `key`, however old, without touching recency; undefined when none. */
   peek<V>(key: string): CacheEntry<V> | undefined {
     const entry = this.lru.peek(key, { allowStale: true });
@@ -120,7 +134,7 @@ export class UpstreamCache {
    * Loads `key` (once, however many callers ask at the same time) and stores the result.
    * Rejects with the loader's error; the previous entry, if any, stays.
    */
-  async load<V>(key: string, load: () => Promise<Loaded<V>>): Promise<CacheEntry<V>> {
+  async load<V>(key: string, load: () => Promise<Loaded<V>>): Promise<CacheEntry<V> & { fetched?: boolean }> {
     const entry = await this.lru.fetch(key, { forceRefresh: true, allowStale: false, context: load as Load });
     if (!entry) throw new Error(`cache load of ${key} gave nothing`);
     return entry as CacheEntry<V>;
@@ -149,7 +163,7 @@ export class UpstreamCache {
    * fails, an entry within the stale-if-error window is served instead.
    */
   async get<V>(key: string, load: () => Promise<Loaded<V>>): Promise<CacheResult<V>> {
-    const held = this.peek<V>(key);
+    const held = await this.adopt<V>(key);
     const usability = held ? this.usability(held) : 'expired';
     if (held && usability === 'fresh') {
       this.lru.get(key);
@@ -160,7 +174,8 @@ export class UpstreamCache {
       return { entry: held, outcome: 'stale' };
     }
     try {
-      return { entry: await this.load(key, load), outcome: 'miss' };
+      const entry = await this.load(key, load);
+      return { entry, outcome: entry.fetched ? 'miss' : 'hit' };
     } catch (error) {
       const fallback = this.peek<V>(key);
       if (fallback) return { entry: fallback, outcome: 'stale', error };
@@ -185,14 +200,43 @@ export class UpstreamCache {
     return Math.max(1, freshForMs + Math.max(this.options.staleWhileRevalidateMs, this.options.staleIfErrorMs));
   }
 
-  private async fromSharedTier(key: string): Promise<StoredEntry | undefined> {
-    if (!this.options.shared) return undefined;
-    try {
-      const entry = await this.options.shared.get<unknown>(key);
-      if (!entry || entry.freshUntil <= this.options.clock()) return undefined;
-      return { ...entry, sizeBytes: approximateSize(entry.value) };
-    } catch {
-      return undefined;
+  private async loadHere(key: string, load: Load): Promise<StoredEntry> {
+    const loaded = await load();
+    const now = this.options.clock();
+    const entry: StoredEntry = { value: loaded.value, storedAt: now, freshUntil: now + loaded.freshForMs, sizeBytes: loaded.sizeBytes, fetched: true };
+    if (this.options.shared) {
+      await this.options.shared.set(key, { value: entry.value, storedAt: entry.storedAt, freshUntil: entry.freshUntil }, this.keepForMs(loaded.freshForMs));
+    }
+    return entry;
+  }
+
+  /**
+   * Across replicas: a fresh entry another replica stored is taken as is; otherwise the
+   * replica that wins the lease loads and stores, and the others poll the shared tier for
+   * its answer. If the holder dies, its lease runs out and another replica takes over;
+   * waiting is bounded by the lease (real time, whatever the injected clock says).
+   */
+  private async loadShared(key: string, load: Load, shared: SharedCacheTier): Promise<StoredEntry> {
+    const leaseMs = this.options.leaseMs ?? 30_000;
+    const giveUpAt = performance.now() + leaseMs + 1000;
+    const freshStored = async () => {
+      const stored = await shared.get<unknown>(key);
+      return stored && stored.freshUntil > this.options.clock() ? { ...stored, sizeBytes: approximateSize(stored.value) } : undefined;
+    };
+    for (;;) {
+      const stored = await freshStored();
+      if (stored) return stored;
+      const token = await shared.lease(key, leaseMs);
+      if (token !== undefined) {
+        try {
+          // The holder before us may have stored its answer between our read and our lease.
+          return (await freshStored()) ?? (await this.loadHere(key, load));
+        } finally {
+          await shared.unlease(key, token);
+        }
+      }
+      if (performance.now() > giveUpAt) return this.loadHere(key, load);
+      await sleep(LEASE_POLL_MS);
     }
   }
 }

@@ -13,12 +13,18 @@ export interface GaugeSources {
   callers: readonly CallerToken[];
   store: BudgetStore;
   clock: Clock;
+  /** off (no REDIS_URL), shared, or degraded (Redis away: each replica on its own share). */
+  sharedMode: () => 'off' | 'shared' | 'degraded';
 }
 
 const CIRCUIT_VALUES = { closed: 0, half_open: 1, open: 2 } as const;
 
 /** State read when Prometheus scrapes: cache size, budgets, credits, circuits, caller quotas. */
-export function registerStateGauges(metrics: Metrics, { cache, rendered, upstreams, callers, store, clock }: GaugeSources): void {
+export function registerStateGauges(metrics: Metrics, { cache, rendered, upstreams, callers, store, clock, sharedMode }: GaugeSources): void {
+  metrics.gauge('netflows_shared_mode', 'Replica state: 1 for the current mode (off, shared, degraded)', ['mode'], (set) => {
+    const mode = sharedMode();
+    for (const m of ['off', 'shared', 'degraded']) set({ mode: m }, m === mode ? 1 : 0);
+  });
   metrics.gauge('netflows_cache_bytes', 'Bytes held, by cache (upstream answers, kept responses)', ['cache'], (set) => {
     set({ cache: 'upstream' }, cache.sizeBytes);
     set({ cache: 'responses' }, rendered.sizeBytes);

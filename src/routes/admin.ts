@@ -13,6 +13,7 @@ export interface AdminOptions {
   callers: readonly CallerToken[];
   store: BudgetStore;
   clock: Clock;
+  sharedMode: () => 'off' | 'shared' | 'degraded';
 }
 
 const windowSchema = {
@@ -29,8 +30,13 @@ const windowSchema = {
 const budgetsSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['upstreams', 'callers'],
+  required: ['shared', 'upstreams', 'callers'],
   properties: {
+    shared: {
+      type: 'string',
+      enum: ['off', 'shared', 'degraded'],
+      description: 'off: no REDIS_URL; shared: replicas spend one budget through Redis; degraded: Redis is away and this replica keeps 1/GATEWAY_REPLICAS of every limit.',
+    },
     upstreams: {
       type: 'array',
       items: {
@@ -79,7 +85,7 @@ const budgetsSchema = {
 } as const;
 
 /** /admin/budgets: registered only when an admin token is configured (otherwise the route is a 404). */
-export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { adminToken, upstreams, callers, store, clock }) => {
+export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { adminToken, upstreams, callers, store, clock, sharedMode }) => {
   app.get(
     '/admin/budgets',
     {
@@ -101,6 +107,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { admin
     async () => {
       const now = clock();
       return {
+        shared: sharedMode(),
         upstreams: await Promise.all(upstreams.map(async (u) => ({ ...(await u.budget.snapshot()), circuit: await u.circuit.state() }))),
         callers: await Promise.all(
           callers.map(async (c) => ({

@@ -18,6 +18,7 @@ function setup(options: { limits?: string; maxWaitMs?: number; maxInFlight?: num
     key: 'cm:test',
     limits: parseRateLimits(options.limits ?? '10/6s')!,
     maxInFlight: options.maxInFlight ?? 10,
+    slotLeaseMs: 60_000,
     maxWaitMs: options.maxWaitMs ?? 0,
     store,
     clock: () => clock.now,

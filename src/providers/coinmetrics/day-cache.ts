@@ -66,13 +66,17 @@ export class CoinMetricsDayCache {
       this.options.cache.refreshInBackground(key, load);
       return this.assemble(assets, exchangeKey, startDay, endDay, 'stale');
     }
+    let fetched: boolean | undefined;
     try {
-      await this.options.cache.load(key, load);
+      ({ fetched } = await this.options.cache.load(key, load));
     } catch (error) {
       if (!plan.allUsableStale) throw error;
       return { ...this.assemble(assets, exchangeKey, startDay, endDay, 'stale'), error };
     }
-    return this.assemble(assets, exchangeKey, startDay, endDay, 'miss');
+    // Another replica may have loaded the span: learn of it and of its settled half.
+    this.remember(key, exchangeKey, query.assets);
+    if (await this.options.cache.adopt(`${key}#settled`)) this.remember(`${key}#settled`, exchangeKey, query.assets);
+    return this.assemble(assets, exchangeKey, startDay, endDay, fetched ? 'miss' : 'hit');
   }
 
   /** Which days lack a fresh entry, and whether stale entries could stand in for them. */

@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A real redis-server of the test's own, on a free port, that keeps nothing on disk. */
+export class TestRedis {
+  private process: ChildProcess | undefined;
+
+  private constructor(readonly port: number) {}
+
+  static async start(): Promise<TestRedis> {
+    const redis = new TestRedis(await freePort());
+    await redis.up();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async up(): Promise<void> {
+    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        await client.ping();
+        client.disconnect();
+        return;
+      } catch {
+        client.disconnect();
+        await sleep(50);
+      }
+    }
+    throw new Error('redis-server did not start');
+  }
+
+  /** Kills it hard, as a crash would. */
+  async kill(): Promise<void> {
+    const process = this.process;
+    if (!process || process.exitCode !== null || process.signalCode !== null) return;
+    const exited = new Promise((resolve) => process.once('exit', resolve));
+    process.kill('SIGKILL');
+    await exited;
+  }
+
+  async flush(): Promise<void> {
+    const client = new Redis(this.url, { maxRetriesPerRequest: 0 });
+    client.on('error', () => {});
+    await client.flushall();
+    client.disconnect();
+  }
+}
+
+export interface Replica {
+  base: string;
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+/** A gateway process (src/server.ts through tsx) with the given environment, on a free port. */
+export async function startReplica(env: Record<string, string>): Promise<Replica> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const lines = createInterface({ input: child.stdout! });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.on('line', (line) => {
+      const match = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
+      if (match) resolve(Number(match[1]));
+    });
+    void exited.then(() => reject(new Error('replica exited before listening')));
+  });
+  return {
+    base: `http://127.0.0.1:${port}`,
+    exited,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
