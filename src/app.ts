@@ -126,6 +126,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
           'Sign rule: net_flow_* is the net amount flowing into the entity; positive means the entity\'s holdings grew (coins onto the exchange; smart money accumulating). ' +
           'Errors are RFC 9457 application/problem+json with a stable `code`.',
       },
+      servers: [{ url: '/' }],
+      tags: [
+        { name: 'netflows', description: 'Net flows from both upstreams in one record schema.' },
+        { name: 'operations', description: 'Probes and metrics for the people who run the gateway.' },
+        { name: 'admin', description: 'Budgets and quotas; admin token only.' },
+      ],
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'A caller token (when CALLER_TOKENS_FILE is set), or the admin token for /admin/*.' },

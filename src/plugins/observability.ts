@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Metrics } from '../metrics.js';
+import { plainProblemResponses } from '../schema/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -61,8 +62,14 @@ export const observability = fp<{ metrics: Metrics }>(async (app, { metrics }) =
     {
       schema: {
         summary: 'Prometheus metrics: requests, latency, cache, upstream calls, budgets, credits, circuits, the Node process',
+        operationId: 'getMetrics',
+        tags: ['operations'],
+        security: [],
         querystring: { type: 'object', additionalProperties: false, properties: {} },
-        response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+        response: {
+          200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...plainProblemResponses,
+        },
       },
     },
     async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()),

@@ -91,9 +91,11 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { admin
     {
       schema: {
         summary: 'Upstream budgets, credits and caller quotas (admin token only)',
+        operationId: 'getAdminBudgets',
+        tags: ['admin'],
         security: [{ bearer: [] }],
         querystring: { type: 'object', additionalProperties: false, properties: {} },
-        response: { 200: budgetsSchema, 400: problemResponses[400], 401: problemResponses[401], 403: problemResponses[403], 404: problemResponses[404] },
+        response: { 200: { description: 'Budgets now.', ...budgetsSchema }, 400: problemResponses[400], 401: problemResponses[401], 403: problemResponses[403], 404: problemResponses[404] },
       },
       onRequest: async (request) => {
         const token = bearerToken(request.headers.authorization);

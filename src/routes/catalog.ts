@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { plainProblemResponses } from '../schema/index.js';
+import { plainProblemResponses, problemResponses } from '../schema/index.js';
 import type { Config } from '../config.js';
 import { EXCHANGES } from '../providers/coinmetrics/catalog.js';
 import { COHORTS, NANSEN_CHAINS } from '../providers/nansen/catalog.js';
@@ -86,8 +86,16 @@ export const catalogRoute: FastifyPluginAsync<{ config: Config }> = async (app, 
     {
       schema: {
         summary: 'Sources, entities, windows, intervals, labels, chains and default assets',
+        operationId: 'getCatalog',
+        tags: ['netflows'],
+        security: [{ bearer: [] }, {}],
         querystring: { type: 'object', additionalProperties: false, properties: {} },
-        response: { 200: catalogSchema, ...plainProblemResponses },
+        response: {
+          200: { description: 'What there is to ask for.', ...catalogSchema },
+          ...plainProblemResponses,
+          401: problemResponses[401],
+          429: problemResponses[429],
+        },
       },
     },
     async () => body,

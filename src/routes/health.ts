@@ -19,8 +19,11 @@ export const healthRoutes: FastifyPluginAsync<{ lifecycle: Lifecycle }> = async 
     {
       schema: {
         summary: 'Liveness: the process answers',
+        operationId: 'getHealthz',
+        tags: ['operations'],
+        security: [],
         querystring: { type: 'object', additionalProperties: false, properties: {} },
-        response: { 200: statusSchema, ...plainProblemResponses },
+        response: { 200: { description: 'The process answers.', ...statusSchema }, ...plainProblemResponses },
       },
     },
     async () => ({ status: 'ok' }),
@@ -30,8 +33,15 @@ export const healthRoutes: FastifyPluginAsync<{ lifecycle: Lifecycle }> = async 
     {
       schema: {
         summary: 'Readiness: configuration valid and the gateway can serve (not: upstreams are up)',
+        operationId: 'getReadyz',
+        tags: ['operations'],
+        security: [],
         querystring: { type: 'object', additionalProperties: false, properties: {} },
-        response: { 200: statusSchema, 503: statusSchema, ...plainProblemResponses },
+        response: {
+          200: { description: 'Ready to serve.', ...statusSchema },
+          503: { description: 'Draining after SIGTERM: send no new traffic.', ...statusSchema },
+          ...plainProblemResponses,
+        },
       },
     },
     async (_request, reply) => {

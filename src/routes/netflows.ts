@@ -28,6 +28,9 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
     {
       schema: {
         summary: 'Net flows from Coin Metrics (exchanges) and Nansen (smart money), in one record schema',
+        operationId: 'getNetflows',
+        tags: ['netflows'],
+        security: [{ bearer: [] }, {}],
         description:
           'Snapshot mode (window=…, the default) gives one row per source × entity × asset with the flow over the trailing window. ' +
           `Series mode (interval=1d) gives daily Coin Metrics rows between start and end. ${WINDOW_RULE} ` +
@@ -37,6 +40,7 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
         response: {
           200: {
             description: 'A page of rows (JSON), or the same rows as CSV or NDJSON.',
+            headers: ANSWER_HEADERS,
             content: {
               'application/json': { schema: { $ref: 'NetflowsResponse#' } },
               'text/csv': { schema: { type: 'string' } },
@@ -114,6 +118,21 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
     if (ifNoneMatch && matches(ifNoneMatch, answer)) return reply.code(304).send();
     return reply.type(answer.contentType).send(answer.body);
   }
+};
+
+const header = (description: string) => ({ type: 'string', description });
+
+const ANSWER_HEADERS = {
+  ETag: header('Strong validator of this answer; send it back as If-None-Match for a 304.'),
+  'Cache-Control': header('max-age = seconds the data stays fresh; private when caller tokens are on.'),
+  Age: header('Seconds since the oldest data in the answer was fetched from its upstream.'),
+  'Cache-Status': header('RFC 9211, per source: hit, fwd=uri-miss; stored, or hit; detail=stale-if-error.'),
+  Link: header('<…&cursor=…>; rel="next" when there is a next page.'),
+  'Netflows-Complete': header('false when an asked-for source is stale or failed.'),
+  'Netflows-Sources': header('Per source: status and cache outcome, e.g. coinmetrics;status=ok;cache=hit.'),
+  'X-Request-Id': header('The request id: the caller\'s own X-Request-Id when it sent a usable one.'),
+  RateLimit: header('With caller tokens: what is left of the tightest quota window (draft-ietf-httpapi-ratelimit-headers).'),
+  'RateLimit-Policy': header('With caller tokens: the caller\'s quota windows.'),
 };
 
 /** RFC 9211, one member per source that answered. */
