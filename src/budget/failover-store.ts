@@ -5,8 +5,9 @@ import { MemoryBudgetStore, type BudgetStore, type TakeResult, type WindowState 
 /**
  * The shared store while Redis answers; the replica's own memory when it does not. On its
  * own, a replica takes only its share of every limit (limit ÷ GATEWAY_REPLICAS, at least 1),
- * so the fleet stays under the upstream's limits while degraded. Nothing here ever throws
- * because of Redis.
+ * so the fleet stays under the upstream's limits while degraded; around each change of
+ * mode one window of every upstream limit counts as spent, since what the others did is
+ * not known. Nothing here ever throws because of Redis.
  */
 export class FailoverBudgetStore implements BudgetStore {
   readonly local: MemoryBudgetStore;
@@ -14,8 +15,8 @@ export class FailoverBudgetStore implements BudgetStore {
   private wasLocal = false;
   /** Keys whose local windows were filled when this outage began. */
   private readonly filled = new Set<string>();
-  /** The last shared answer per key: how full the fleet's windows were before an outage. */
-  private readonly lastShared = new Map<string, { windows: WindowState[]; at: number }>();
+  /** The windows of every upstream budget key seen, to block them at a change of mode. */
+  private readonly limitsByKey = new Map<string, readonly RateLimit[]>();
 
   constructor(
     private readonly shared: BudgetStore,
@@ -33,7 +34,7 @@ export class FailoverBudgetStore implements BudgetStore {
   private async either<T>(shared: (store: BudgetStore) => Promise<T>, local: (store: MemoryBudgetStore) => Promise<T>): Promise<T> {
     if (this.redis.up) {
       try {
-        if (this.wasLocal) await this.handBack();
+        if (this.wasLocal) await this.rejoin();
         return await shared(this.shared);
       } catch {
         // degraded from here on; answer from the local share
@@ -44,34 +45,19 @@ export class FailoverBudgetStore implements BudgetStore {
   }
 
   /**
-   * Back to shared mode: the calls made on local budgets during the outage still count
-   * upstream, so they are added to the shared windows before anything else is spent.
+   * Back to shared mode. Whatever the replicas spent on their own during the outage is not
+   * in Redis (which may even have restarted empty), and they do not all return at the same
+   * moment: each counts a whole window of every upstream limit as spent, so for one window
+   * after an outage the fleet calls nothing new rather than risk going over.
    */
-  private async handBack(): Promise<void> {
+  private async rejoin(): Promise<void> {
     const now = this.clock();
-    for (const { key, windowMs, ends } of this.local.liveUses(now)) {
-      for (const end of ends) await this.shared.consume(key, { limit: 0, windowMs, text: '' }, 1, end, now);
+    for (const [key, limits] of this.limitsByKey) {
+      for (const limit of limits) await this.shared.consume(key, limit, limit.limit, now + limit.windowMs, now);
     }
     this.local.clear();
     this.filled.clear();
     this.wasLocal = false;
-  }
-
-  /**
-   * The calls the fleet made through Redis in the last window still count upstream, and
-   * this replica only knows how full the windows were at its last shared answer. Its share
-   * of that fullness is counted as spent until then-plus-one-window (all of its share when
-   * it never had an answer), so the fleet stays under the limit. Caller quotas protect the
-   * gateway itself and start afresh.
-   */
-  private async fill(local: MemoryBudgetStore, key: string, limits: readonly RateLimit[], shares: RateLimit[], now: number): Promise<void> {
-    const last = this.lastShared.get(key);
-    for (const [i, share] of shares.entries()) {
-      const remaining = last?.windows[i]?.remaining;
-      const used = remaining === undefined ? limits[i]!.limit : limits[i]!.limit - remaining;
-      const phantom = Math.min(share.limit, Math.ceil(used / this.replicas));
-      if (phantom > 0) await local.consume(key, share, phantom, (last?.at ?? now) + share.windowMs, now);
-    }
   }
 
   private share(limits: readonly RateLimit[]): RateLimit[] {
@@ -79,17 +65,18 @@ export class FailoverBudgetStore implements BudgetStore {
   }
 
   take(key: string, limits: readonly RateLimit[], now: number): Promise<TakeResult> {
+    const upstream = !key.startsWith('caller:');
+    if (upstream) this.limitsByKey.set(key, limits);
     return this.either(
-      async (s) => {
-        const taken = await s.take(key, limits, now);
-        this.lastShared.set(key, { windows: taken.windows, at: now });
-        return taken;
-      },
+      (s) => s.take(key, limits, now),
       async (l) => {
         const shares = this.share(limits);
-        if (!this.filled.has(key) && !key.startsWith('caller:')) {
+        // What the fleet spent through Redis in the current window is unknown here, so this
+        // replica's share counts as spent for one window. Caller quotas protect the gateway
+        // itself and start afresh.
+        if (upstream && !this.filled.has(key)) {
           this.filled.add(key);
-          await this.fill(l, key, limits, shares, now);
+          for (const share of shares) await l.consume(key, share, share.limit, now + share.windowMs, now);
         }
         return l.take(key, shares, now);
       },

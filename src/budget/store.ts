@@ -50,17 +50,6 @@ export class MemoryBudgetStore implements BudgetStore {
 
   constructor(private readonly clock: () => number = Date.now) {}
 
-  /** Every use still counted at `now`, per key and window: what a replica hands back to the shared store. */
-  liveUses(now: number): { key: string; windowMs: number; ends: number[] }[] {
-    const live = [];
-    for (const [id, ends] of this.uses) {
-      const cut = id.lastIndexOf('|');
-      const current = ends.filter((end) => end > now);
-      if (current.length > 0) live.push({ key: id.slice(0, cut), windowMs: Number(id.slice(cut + 1)), ends: current });
-    }
-    return live;
-  }
-
   clear(): void {
     this.uses.clear();
     this.slotHolders.clear();

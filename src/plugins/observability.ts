@@ -29,6 +29,8 @@ export class OneLinePerRequest extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const failed = error || reply.statusCode >= 500;
+    if (!levelEnabled(reply.log, failed ? 'error' : 'info')) return;
     const line = {
       caller: request.caller,
       method: request.method,
@@ -38,9 +40,14 @@ export class OneLinePerRequest extends LogController {
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       cache: request.cacheOutcome,
     };
-    if (error || reply.statusCode >= 500) reply.log.error({ ...line, err: error }, 'request failed');
+    if (failed) reply.log.error({ ...line, err: error }, 'request failed');
     else reply.log.info(line, 'request');
   }
+}
+
+/** pino answers this cheaply; the line is not built when nobody would read it. */
+function levelEnabled(logger: unknown, level: string): boolean {
+  return (logger as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.(level) ?? true;
 }
 
 export function routeOf(request: FastifyRequest): string {

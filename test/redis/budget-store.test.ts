@@ -99,7 +99,7 @@ describe('RedisCacheTier', () => {
 });
 
 describe('FailoverBudgetStore', () => {
-  it('answers from its share when Redis is away, counting what the fleet had spent, and hands its uses back', async () => {
+  it('answers from its share when Redis is away and blocks one window at each change of mode', async () => {
     const own = await TestRedis.start();
     const conn = new RedisConnection({ url: own.url, keyPrefix: 'failover:', logger: pino({ level: 'silent' }) });
     await conn.waitUntilReady(2000);
@@ -111,18 +111,25 @@ describe('FailoverBudgetStore', () => {
       for (let i = 0; i < 4; i++) expect(await granted()).toBe(true);
       expect(store.degraded).toBe(false);
       await own.kill();
-      // 4 of 9 spent fleet-wide: this replica's share of 3 starts with ceil(4/3) = 2 spent
-      expect([await granted(), await granted()]).toEqual([true, false]);
+      for (let i = 0; i < 40 && !store.degraded; i++) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(store.degraded).toBe(true);
+      // what the others spent is unknown: the first window on its own is spent
+      expect(await granted()).toBe(false);
       now += 10_001;
+      // then this replica's share: 9 / 3
       expect([await granted(), await granted(), await granted(), await granted()]).toEqual([true, true, true, false]);
+      // caller quotas start afresh, at their full share
+      expect((await store.take('caller:grafana', window, now)).granted).toBe(true);
 
       await own.up();
       await conn.waitUntilReady(3000);
       await new Promise((resolve) => setTimeout(resolve, 1100));
-      const shared = await store.take('up', window, now);
+      // back in shared mode, one window counts as spent before the fleet calls again
+      expect(await granted()).toBe(false);
       expect(store.degraded).toBe(false);
-      expect(shared).toMatchObject({ granted: true, windows: [{ remaining: 9 - 3 - 1 }] });
+      now += 10_001;
+      expect(await granted()).toBe(true);
+      expect((await store.peek('up', window, now))[0]!.remaining).toBe(8);
     } finally {
       await conn.close();
       await own.kill();
