@@ -35,7 +35,11 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
           'Snapshot mode (window=…, the default) gives one row per source × entity × asset with the flow over the trailing window. ' +
           `Series mode (interval=1d) gives daily Coin Metrics rows between start and end. ${WINDOW_RULE} ` +
           'net_flow_* is the net amount flowing into the entity: positive means the entity\'s holdings grew, for both sources. ' +
-          'Rows are merged from every source, sorted (nulls last) and paged with an opaque cursor.',
+          'Rows are merged from every source, sorted (nulls last) and paged with an opaque cursor. ' +
+          'Examples: `?window=7d&limit=5` (the weekly leaderboard across both sources); ' +
+          '`?interval=1d&asset=btc&entity=binance&start=2026-10-01&end=2026-10-31` (31 daily rows); ' +
+          '`?window=24h&entity=smart_money:fund,binance&format=csv` (a spreadsheet); ' +
+          '`?source=nansen&chain=solana&sort=-trader_count&limit=20` (where smart money crowds on Solana).',
         querystring: netflowsQuerySchema,
         response: {
           200: {

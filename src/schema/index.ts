@@ -94,7 +94,7 @@ export const netflowsResponseSchema = {
   },
 } as const;
 
-const list = (text: string) => ({ type: 'string', description: `${text} Comma-separated.` }) as const;
+const list = (text: string, example?: string) => ({ type: 'string', description: `${text} Comma-separated.`, ...(example ? { examples: [example] } : {}) }) as const;
 const numberParam = (text: string) => ({ type: 'string', pattern: '^-?[0-9.eE+-]+$', description: `${text} Nansen only.` }) as const;
 
 export const netflowsQuerySchema = {
@@ -102,13 +102,13 @@ export const netflowsQuerySchema = {
   additionalProperties: false,
   properties: {
     source: list('Sources to ask: coinmetrics, nansen. Default: every enabled source. A named source that cannot answer is a 400; an unnamed one is skipped with a warning.'),
-    window: { type: 'string', enum: [...SNAPSHOT_WINDOWS], description: `Snapshot window (default 24h). ${WINDOW_RULE}` },
-    interval: { type: 'string', enum: ['1d'], description: 'Selects series mode: daily Coin Metrics rows between start and end. Exclusive with window.' },
-    start: { type: 'string', description: 'Series start day, YYYY-MM-DD or RFC 3339 (truncated to its UTC day). Default: end − 30 days.' },
-    end: { type: 'string', description: 'Series end day, inclusive. Default: the latest complete UTC day. At most 366 days after start.' },
-    asset: list('Asset ids (btc, usdt_eth) or Nansen token symbols (uni). Default: Coin Metrics the configured set, Nansen every token.'),
-    entity: list('Exchange slugs (binance, coinbase, …) and/or smart_money, smart_money:<label>. Default: every exchange and smart_money.'),
-    chain: list('Chain names (ethereum, solana, …). Coin Metrics rows are filtered by the chain of their asset.'),
+    window: { type: 'string', enum: [...SNAPSHOT_WINDOWS], description: `Snapshot window (default 24h). ${WINDOW_RULE}`, examples: ['7d'] },
+    interval: { type: 'string', enum: ['1d'], description: 'Selects series mode: daily Coin Metrics rows between start and end. Exclusive with window.', examples: ['1d'] },
+    start: { type: 'string', description: 'Series start day, YYYY-MM-DD or RFC 3339 (truncated to its UTC day). Default: end − 30 days.', examples: ['2026-10-01'] },
+    end: { type: 'string', description: 'Series end day, inclusive. Default: the latest complete UTC day. At most 366 days after start.', examples: ['2026-10-31'] },
+    asset: list('Asset ids (btc, usdt_eth) or Nansen token symbols (uni). Default: Coin Metrics the configured set, Nansen every token.', 'btc,eth'),
+    entity: list('Exchange slugs (binance, coinbase, …) and/or smart_money, smart_money:<label>. Default: every exchange and smart_money.', 'binance,smart_money:fund'),
+    chain: list('Chain names (ethereum, solana, …). Coin Metrics rows are filtered by the chain of their asset.', 'ethereum'),
     token_address: list('Token contract addresses. Nansen only.'),
     sector: list('Nansen token sectors. Nansen only.'),
     include_stablecoins: { type: 'string', enum: ['true', 'false'], description: 'Default false. Nansen only.' },
@@ -119,8 +119,8 @@ export const netflowsQuerySchema = {
     max_trader_count: numberParam('Upper bound of smart-money trader count.'),
     min_token_age_days: numberParam('Lower bound of token age, days.'),
     max_token_age_days: numberParam('Upper bound of token age, days.'),
-    sort: list(`Fields to sort by, - prefix for descending, nulls last: ${SORT_FIELDS.join(', ')}. Default: snapshot -net_flow_usd; series period_start,entity,asset.`),
-    limit: { type: 'string', pattern: '^[0-9]+$', description: 'Rows per page, 1–1000 (default 100).' },
+    sort: list(`Fields to sort by, - prefix for descending, nulls last: ${SORT_FIELDS.join(', ')}. Default: snapshot -net_flow_usd; series period_start,entity,asset.`, '-net_flow_usd'),
+    limit: { type: 'string', pattern: '^[0-9]+$', description: 'Rows per page, 1–1000 (default 100).', examples: ['5'] },
     cursor: { type: 'string', description: 'Opaque next_cursor from a previous page of the same query.' },
     format: { type: 'string', description: 'json (default), csv or ndjson; overrides Accept. Anything else is a 406.' },
   },
