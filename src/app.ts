@@ -149,7 +149,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     app.addHook('onClose', () => shared.redis.close());
   }
   const cache = deps.cache ?? createUpstreamCache(config, clock, shared?.tier);
-  cache.onBackgroundError((key, error) => app.log.warn({ source: sourceOfKey(key), err: error }, 'background refresh failed'));
+  cache.onBackgroundError((key, error) =>
+    app.log.warn({ source: sourceOfKey(key), failure: (error as { failure?: string }).failure ?? String(error) }, 'background refresh failed'),
+  );
   cache.onDrop((key, reason) => {
     if (reason === 'evict') metrics.cacheEvictions.inc({ source: sourceOfKey(key) });
   });

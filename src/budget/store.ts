@@ -69,7 +69,9 @@ export class MemoryBudgetStore implements BudgetStore {
 
   async consume(key: string, limit: RateLimit, count: number, endsAt: number, now: number): Promise<void> {
     const { ends } = this.window(key, limit, now);
-    for (let i = 0; i < count; i++) insertSorted(ends, endsAt);
+    let i = ends.length;
+    while (i > 0 && ends[i - 1]! > endsAt) i--;
+    ends.splice(i, 0, ...Array<number>(Math.min(count, limit.limit)).fill(endsAt));
   }
 
   async peek(key: string, limits: readonly RateLimit[], now: number): Promise<WindowState[]> {

@@ -126,7 +126,7 @@ export class UpstreamBudget {
     const limit = this.effective[index];
     if (!limit) return;
     const [local] = await this.options.store.peek(this.options.key, [limit], now);
-    const missing = (local?.remaining ?? 0) - reading.remaining;
+    const missing = Math.min(limit.limit, (local?.remaining ?? 0) - reading.remaining);
     if (missing <= 0) return;
     await this.options.store.consume(this.options.key, limit, missing, now + (reading.resetMs ?? limit.windowMs), now);
   }

@@ -29,10 +29,9 @@ export class OneLinePerRequest extends LogController {
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    const failed = error || reply.statusCode >= 500;
-    if (!levelEnabled(reply.log, failed ? 'error' : 'info')) return;
+    const level = reply.statusCode === 500 ? 'error' : reply.statusCode >= 500 ? 'warn' : 'info';
+    if (!levelEnabled(reply.log, level)) return;
     const line = {
-      caller: request.caller,
       method: request.method,
       route: routeOf(request),
       path: request.url.split('?', 1)[0]!.slice(0, 200),
@@ -40,8 +39,7 @@ export class OneLinePerRequest extends LogController {
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       cache: request.cacheOutcome,
     };
-    if (failed) reply.log.error({ ...line, err: error }, 'request failed');
-    else reply.log.info(line, 'request');
+    reply.log[level]({ ...line, ...(error && level === 'error' ? { err: error } : {}) }, 'request');
   }
 }
 

@@ -6,7 +6,8 @@ import { ERRORS, ProblemError, problemBody, type ErrorCode } from '../errors.js'
 export function answerWithProblems(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const problem = toProblemError(error);
-    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    // A 500 is our fault and worth a stack; an upstream's trouble (502-504) is in the request line.
+    if (problem.status === 500) request.log.error({ err: error }, 'request failed');
     if (problem.extra.retryAfterS !== undefined) reply.header('retry-after', String(problem.extra.retryAfterS));
     for (const [name, value] of Object.entries(problem.extra.headers ?? {})) reply.header(name, value);
     return reply.code(problem.status).type('application/problem+json').send(JSON.stringify(problem.toProblem()));

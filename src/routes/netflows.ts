@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import type { RenderedCache, Rendered } from '../cache/rendered.js';
+import { KeptAnswer, type Rendered, type RenderedCache } from '../cache/rendered.js';
 import { encodeCursor } from '../netflows/cursor.js';
 import { CONTENT_TYPES, negotiateFormat, serialize, sourcesHeader, type Format } from '../netflows/format.js';
 import { parseNetflowsQuery, type RawQuery } from '../netflows/query.js';
@@ -62,7 +62,7 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
       if (kept) {
         onKeptAnswer(true);
         request.cacheOutcome = 'hit';
-        return send(reply, kept, request.headers['if-none-match']);
+        return send(reply, kept.answer, request.headers['if-none-match']);
       }
 
       const query = request.query as RawQuery;
@@ -74,7 +74,7 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
         rendered.set([requestKey], same);
         onKeptAnswer(true);
         request.cacheOutcome = 'hit';
-        return send(reply, same, request.headers['if-none-match']);
+        return send(reply, same.answer, request.headers['if-none-match']);
       }
 
       onKeptAnswer(false);
@@ -84,17 +84,17 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
       const link = nextCursor ? `<${nextLink(request.url, nextCursor)}>; rel="next"` : undefined;
       const fresh = render(answer, format, nextCursor, link);
       if (answer.complete) {
-        const asHit = answer.sources.some((s) => s.cache !== null && s.cache !== 'hit')
-          ? render({ ...answer, sources: answer.sources.map((s) => (s.cache === null ? s : { ...s, cache: 'hit' })) }, format, nextCursor, link, [fresh.etag])
-          : fresh;
-        rendered.set([requestKey, questionKey], asHit);
+        const allHits = answer.sources.every((s) => s.cache === null || s.cache === 'hit');
+        const asHit = () =>
+          render({ ...answer, sources: answer.sources.map((s) => (s.cache === null ? s : { ...s, cache: 'hit' })) }, format, nextCursor, link, [fresh.etag]);
+        rendered.set([requestKey, questionKey], new KeptAnswer(allHits ? () => fresh : asHit, fresh.body.length, answer.storedAt, answer.freshUntil));
       }
       return send(reply, fresh, request.headers['if-none-match']);
     },
   );
 
   function render(answer: NetflowsAnswer, format: Format, nextCursor: string | null, link: string | undefined, alsoMatches: string[] = []): Rendered {
-    const body = serialize({ ...answer, nextCursor }, format);
+    const body = Buffer.from(serialize({ ...answer, nextCursor }, format));
     return {
       body,
       etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,

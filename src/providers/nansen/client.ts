@@ -25,6 +25,8 @@ export interface NetflowPage {
   isLastPage: boolean;
   /** `X-Nansen-Credits-Remaining`, when sent. */
   creditsRemaining: number | undefined;
+  /** Size of the answer as received, bytes. */
+  bytes: number;
 }
 
 export const NETFLOW_PATH = '/api/v1/smart-money/netflow';
@@ -52,7 +54,7 @@ export async function fetchNetflowPage(
   if (typeof pagination.is_last_page !== 'boolean') {
     throw new UpstreamError('nansen', 'upstream_malformed', 'the Nansen answer has no pagination.is_last_page');
   }
-  return { rows: parsed.data, isLastPage: pagination.is_last_page, creditsRemaining: creditsRemaining(response) };
+  return { rows: parsed.data, isLastPage: pagination.is_last_page, creditsRemaining: creditsRemaining(response), bytes: response.body.length };
 }
 
 export function creditsRemaining(response: UpstreamResponse): number | undefined {

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { approximateSize, combineOutcomes, type UpstreamCache } from '../../cache/upstream-cache.js';
+import { combineOutcomes, type UpstreamCache } from '../../cache/upstream-cache.js';
 import type { NansenConfig } from '../../config.js';
 import { staleReason } from '../../errors.js';
 import type { Secret } from '../../secret.js';
@@ -68,7 +68,8 @@ export function createNansenProvider({ config, apiKey, client, cache, clock, log
       const fetched = await fetchNetflowPage(client, apiKey, body, AbortSignal.timeout(loadTimeoutMs), clock());
       const value: CachedPage = { tokens: decodeNetflowRows(fetched.rows), isLastPage: fetched.isLastPage };
       logger.info({ upstream: 'nansen', page: body.pagination.page, rows: value.tokens.length, creditsRemaining: fetched.creditsRemaining }, 'nansen page fetched');
-      return { value, freshForMs: config.ttlS * 1000, sizeBytes: approximateSize(value) };
+      // The page as received, counted as UTF-16: a close bound on what its decoded rows hold, without serialising them again.
+      return { value, freshForMs: config.ttlS * 1000, sizeBytes: fetched.bytes * 2 };
     });
   }
 
