@@ -237,9 +237,11 @@ async function gateway(): Promise<Closer> {
     // must stay hits throughout (run.ts checks that no upstream call happens during them).
     NANSEN_TTL_S: String(envInt('BENCH_TTL_S', 86_400)),
     COINMETRICS_TTL_S: String(envInt('BENCH_TTL_S', 86_400)),
+    // The shared-tier bench runs gateways on one Redis; then the app builds its own two-tier cache.
+    ...(process.env.BENCH_REDIS_URL ? { REDIS_URL: process.env.BENCH_REDIS_URL } : {}),
   });
-  const cache = createUpstreamCache(config, Date.now);
-  const app = await buildApp({ config, cache });
+  const cache = process.env.BENCH_REDIS_URL ? undefined : createUpstreamCache(config, Date.now);
+  const app = await buildApp({ config, ...(cache ? { cache } : {}) });
   const trace = process.env.BENCH_TRACE === '1' ? startTrace(app) : undefined;
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -249,8 +251,8 @@ async function gateway(): Promise<Closer> {
   const control = await startControl(
     sims,
     () => ({
-      cacheBytes: cache.sizeBytes,
-      cacheEntries: cache.entries,
+      cacheBytes: cache?.sizeBytes ?? null,
+      cacheEntries: cache?.entries ?? null,
       cacheMaxBytes,
       cacheMaxMb: config.cacheMaxMb,
       trace: trace?.stats() ?? null,

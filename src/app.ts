@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { constants } from 'node:zlib';
 import compress from '@fastify/compress';
 import cors from '@fastify/cors';
@@ -5,6 +6,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { answerClientError, answerWithProblems } from './plugins/problems.js';
+import { trackConnections } from './lifecycle.js';
 import pino, { type Logger } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
 import type { Config } from './config.js';
@@ -97,8 +99,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (lifecycle.draining) reply.header('connection', 'close');
     return payload;
   });
+  trackConnections(app);
   app.addHook('onClose', async () => {
-    if (ownDispatcher) await dispatcher.close();
+    if (!ownDispatcher) return;
+    // Upstream calls still under way belong to nobody now (background refreshes): give them
+    // a moment, then cut them, so shutdown never waits on a slow upstream.
+    const closed = dispatcher.close().then(() => true);
+    if (!(await Promise.race([closed, sleep(UPSTREAM_CLOSE_MS).then(() => false)]))) await dispatcher.destroy();
   });
 
   if (config.corsOrigins.length > 0) {
@@ -215,6 +222,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
 }
+
+const UPSTREAM_CLOSE_MS = 1000;
 
 /** The headers a browser dashboard may read from an answer. */
 export const CORS_EXPOSED_HEADERS = ['etag', 'link', 'cache-status', 'age', 'ratelimit', 'ratelimit-policy', 'retry-after', 'x-request-id', 'netflows-complete', 'netflows-sources'];

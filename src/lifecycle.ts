@@ -1,7 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import type { Lifecycle } from './routes/health.js';
+
+/** The configuration, or every problem with it on stderr and exit code 2. */
+export function configOrExit(env: NodeJS.ProcessEnv): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+}
 
 /**
  * Stops taking work: /readyz turns 503 at once, the listener closes, in-flight requests
@@ -11,13 +24,45 @@ import type { Lifecycle } from './routes/health.js';
 export async function drain(app: FastifyInstance, lifecycle: Lifecycle, graceMs: number): Promise<'closed' | 'forced'> {
   lifecycle.draining = true;
   const grace = new AbortController();
+  const closing = app.close();
+  // Connections with no request under way (idle keep-alives, and ones a client opened ahead
+  // of need, which Node does not count as idle) would hold the close until they time out.
+  closeConnectionsAtRest(app);
   const ended = await Promise.race([
-    app.close().then(() => 'closed' as const),
+    closing.then(() => 'closed' as const),
     sleep(graceMs, 'forced' as const, { signal: grace.signal }).catch(() => 'closed' as const),
   ]);
   grace.abort();
   if (ended === 'forced') app.server.closeAllConnections();
   return ended;
+}
+
+const requestsOnSocket = new WeakMap<Socket, number>();
+
+/** Counts the requests under way on each connection, so a drain can close the ones at rest. */
+export function trackConnections(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    requestsOnSocket.set(request.raw.socket, (requestsOnSocket.get(request.raw.socket) ?? 0) + 1);
+  });
+  app.addHook('onResponse', async (request) => {
+    requestsOnSocket.set(request.raw.socket, (requestsOnSocket.get(request.raw.socket) ?? 1) - 1);
+  });
+  app.server.on('connection', (socket: Socket) => sockets(app).add(socket));
+}
+
+const socketsOf = new WeakMap<FastifyInstance, Set<Socket>>();
+
+function sockets(app: FastifyInstance): Set<Socket> {
+  let set = socketsOf.get(app);
+  if (!set) socketsOf.set(app, (set = new Set()));
+  return set;
+}
+
+function closeConnectionsAtRest(app: FastifyInstance): void {
+  for (const socket of sockets(app)) {
+    if (socket.destroyed) sockets(app).delete(socket);
+    else if ((requestsOnSocket.get(socket) ?? 0) === 0) socket.destroy();
+  }
 }
 
 /** SIGTERM and SIGINT drain the app, then run `after` and exit: 0 when everything finished, 1 when cut. */

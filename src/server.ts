@@ -1,20 +1,10 @@
 import { buildApp, createLogger } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { exitOnSignals } from './lifecycle.js';
+import { configOrExit, exitOnSignals } from './lifecycle.js';
 import type { Lifecycle } from './routes/health.js';
 
 /** The only impure shell: reads env, listens, handles signals. */
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = configOrExit(process.env);
   const logger = createLogger(config.logLevel);
   const lifecycle: Lifecycle = { draining: false };
   const app = await buildApp({ config, logger, lifecycle });

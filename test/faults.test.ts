@@ -1,18 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Fault } from '../src/demo/sim/common.js';
-import { NOW, startStack, type Stack } from './helpers.js';
+import { startStack, type Stack } from './helpers.js';
 
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({ env: { UPSTREAM_TIMEOUT_MS: '500' } });
 });
 afterAll(() => stack.close());
-beforeEach(() => {
-  stack.clock.now = NOW;
-  stack.cm.reset();
-  stack.nansen.reset();
-  stack.clearCaches();
-});
+beforeEach(() => stack.reset());
 
 interface Row {
   fault: Fault;

@@ -21,6 +21,8 @@ export interface Stack {
   budgetStore: MemoryBudgetStore;
   /** Forget every cached upstream answer, every kept response and every budget count. */
   clearCaches(): void;
+  /** Back to NOW, simulators reset, caches and budgets cleared: each test starts cold. */
+  reset(): void;
   cm: CoinMetricsSim;
   nansen: NansenSim;
   logs: string[];
@@ -64,7 +66,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const rendered = new RenderedCache(16 * 1024 * 1024, now);
   const budgetStore = new MemoryBudgetStore(now);
   const app = await buildApp({ config, clock: now, logger: createLogger('debug', sink), cache, rendered, budgetStore });
-  return {
+  const stack: Stack = {
     app,
     cache,
     rendered,
@@ -73,6 +75,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       cache.clear();
       rendered.clear();
       budgetStore.clear();
+    },
+    reset() {
+      clock.now = NOW;
+      cm.reset();
+      nansen.reset();
+      stack.clearCaches();
     },
     cm,
     nansen,
@@ -83,4 +91,5 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await Promise.all([cm.close(), nansen.close()]);
     },
   };
+  return stack;
 }

@@ -1,18 +1,13 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { NetflowRecord } from '../src/providers/types.js';
-import { NOW, startStack, type Stack } from './helpers.js';
+import { startStack, type Stack } from './helpers.js';
 
 let stack: Stack;
 beforeAll(async () => {
   stack = await startStack({ env: { UPSTREAM_MAX_BODY_MB: '1', UPSTREAM_RETRIES: '0' } });
 });
 afterAll(() => stack.close());
-beforeEach(() => {
-  stack.clock.now = NOW;
-  stack.cm.reset();
-  stack.nansen.reset();
-  stack.clearCaches();
-});
+beforeEach(() => stack.reset());
 
 const cmRow = (extra: Record<string, unknown>) => ({ asset: 'btc', time: '2026-11-20T00:00:00.000000000Z', ...extra });
 const cmBody = (rows: unknown[]) => JSON.stringify({ data: rows });

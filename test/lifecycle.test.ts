@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { startCoinMetricsSim, type CoinMetricsSim } from '../src/demo/sim/coinmetrics.js';
 import { drain } from '../src/lifecycle.js';
+import { startGateway } from './processes.js';
 
 describe('drain', () => {
   it('turns /readyz 503 as soon as draining starts, then closes', async () => {
@@ -26,29 +25,15 @@ describe('SIGTERM', () => {
   });
   afterAll(() => cm.close());
 
-  async function startServer(env: Record<string, string>) {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', COINMETRICS_API_KEY: 'cm-shutdown-key', COINMETRICS_BASE_URL: cm.url, ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const lines = createInterface({ input: child.stdout! });
-    const port = await new Promise<number>((resolve, reject) => {
-      lines.on('line', (line) => {
-        const match = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-        if (match) resolve(Number(match[1]));
-      });
-      void exited.then(() => reject(new Error('server exited before listening')));
-    });
-    return { child, exited, base: `http://127.0.0.1:${port}` };
-  }
+  const startServer = (env: Record<string, string>) =>
+    startGateway({ COINMETRICS_API_KEY: 'cm-shutdown-key', COINMETRICS_BASE_URL: cm.url, ...env });
 
   it('lets a slow request finish, then exits 0', async () => {
     const server = await startServer({ SHUTDOWN_GRACE_MS: '5000' });
     cm.setFault({ kind: 'slow', delayMs: 1500 });
     const slow = request(`${server.base}/netflows?source=coinmetrics&limit=3`);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    server.child.kill('SIGTERM');
+    server.signal('SIGTERM');
     const response = await slow;
     expect(response.statusCode).toBe(200);
     expect(response.headers.connection).toBe('close');
@@ -63,7 +48,7 @@ describe('SIGTERM', () => {
     cm.setFault({ kind: 'hang' });
     const hung = request(`${server.base}/netflows?source=coinmetrics`).catch((error: unknown) => error);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    server.child.kill('SIGTERM');
+    server.signal('SIGTERM');
     expect(await server.exited).toBe(1);
     expect(await hung).toBeInstanceOf(Error);
     cm.setFault(null);

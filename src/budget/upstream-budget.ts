@@ -53,7 +53,8 @@ const RECORDED_HEADERS = /^(x-)?ratelimit|^retry-after$|^x-nansen-credits|^x-nan
  *
  * Windows are kept a little longer than configured (2 %, at least 100 ms): the upstream
  * counts a call when it arrives, a moment after we counted it, so an exact local window
- * would free its slot just before the upstream's does.
+ * would free its slot just before the upstream's does. A call answered later than that
+ * margin counts again from its answer.
  */
 export class UpstreamBudget {
   private readonly effective: readonly RateLimit[];
@@ -89,7 +90,7 @@ export class UpstreamBudget {
         continue;
       }
       await credits?.reserve();
-      return { settle: (response) => this.settle(response, slot) };
+      return { settle: (response) => this.settle(response, slot, now) };
     }
   }
 
@@ -103,12 +104,13 @@ export class UpstreamBudget {
     await this.sleep(Math.max(1, waitMs), signal).catch(() => undefined);
   }
 
-  private async settle(response: UpstreamResponse | undefined, slot: string): Promise<void> {
+  private async settle(response: UpstreamResponse | undefined, slot: string, admittedAt: number): Promise<void> {
     const { store, key, clock, credits } = this.options;
     await store.releaseSlot(`${key}:slots`, slot);
     await credits?.settle(response, clock());
     if (!response) return;
     const now = clock();
+    await this.countLateArrival(admittedAt, now);
     this.lastHeaders = pickHeaders(response);
     if (response.status === 429) {
       this.upstream429s++;
@@ -116,6 +118,18 @@ export class UpstreamBudget {
       await store.setNumber(`${key}:paused`, now + pauseMs, now + pauseMs);
     }
     for (const reading of this.options.readLimits(response)) await this.correct(reading, now);
+  }
+
+  /**
+   * The upstream counted this call when it arrived, at the latest when it answered. If that
+   * was later than the margin our windows allow (a busy event loop, a slow connection), the
+   * call also counts from its answer on, so no window frees its slot before the upstream's.
+   */
+  private async countLateArrival(admittedAt: number, answeredAt: number): Promise<void> {
+    for (const [i, limit] of this.effective.entries()) {
+      const margin = limit.windowMs - this.options.limits[i]!.windowMs;
+      if (answeredAt - admittedAt > margin) await this.options.store.consume(this.options.key, limit, 1, answeredAt + this.options.limits[i]!.windowMs, answeredAt);
+    }
   }
 
   /** When the upstream has fewer uses left than we think, count the difference as used. */

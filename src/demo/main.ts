@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { buildApp, createLogger } from '../app.js';
-import { ConfigError, loadConfig } from '../config.js';
-import { exitOnSignals } from '../lifecycle.js';
+import { configOrExit, exitOnSignals } from '../lifecycle.js';
 import type { Lifecycle } from '../routes/health.js';
 import { startCoinMetricsSim } from './sim/coinmetrics.js';
 import { startNansenSim } from './sim/nansen.js';
@@ -16,24 +15,15 @@ async function main(): Promise<void> {
   const coinmetrics = await startCoinMetricsSim({ apiKey: coinmetricsKey });
   const nansen = await startNansenSim({ apiKey: nansenKey });
 
-  let config;
-  try {
-    config = loadConfig({
-      ...process.env,
-      COINMETRICS_API_KEY: coinmetricsKey,
-      COINMETRICS_API_KEY_FILE: undefined,
-      COINMETRICS_BASE_URL: coinmetrics.url,
-      NANSEN_API_KEY: nansenKey,
-      NANSEN_API_KEY_FILE: undefined,
-      NANSEN_BASE_URL: nansen.url,
-    });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = configOrExit({
+    ...process.env,
+    COINMETRICS_API_KEY: coinmetricsKey,
+    COINMETRICS_API_KEY_FILE: undefined,
+    COINMETRICS_BASE_URL: coinmetrics.url,
+    NANSEN_API_KEY: nansenKey,
+    NANSEN_API_KEY_FILE: undefined,
+    NANSEN_BASE_URL: nansen.url,
+  });
   const logger = createLogger(config.logLevel);
   const lifecycle: Lifecycle = { draining: false };
   const app = await buildApp({ config, logger, lifecycle });

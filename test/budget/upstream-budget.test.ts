@@ -106,6 +106,17 @@ describe('UpstreamBudget', () => {
     await expect(budget.admit(signal())).resolves.toBeDefined();
   });
 
+  it('counts a call answered later than the margin from its answer on', async () => {
+    const { budget, clock } = setup({ limits: '1/1s' });
+    const permit = await budget.admit(signal());
+    clock.now += 500;
+    await permit.settle(response(200));
+    clock.now += 999;
+    expect((await refusal(budget.admit(signal()))).failure).toBe('budget_exhausted');
+    clock.now += 1;
+    await expect(budget.admit(signal())).resolves.toBeDefined();
+  });
+
   it('learns from the upstream that fewer calls are left than it counted', async () => {
     const { budget } = setup();
     await (await budget.admit(signal())).settle(response(200, { 'x-ratelimit-remaining': '2', 'x-ratelimit-reset': '4' }));

@@ -6,7 +6,7 @@ import { MemoryBudgetStore, type BudgetStore } from '../../src/budget/store.js';
 import { RedisBudgetStore } from '../../src/redis/budget-store.js';
 import { RedisCacheTier } from '../../src/redis/cache-tier.js';
 import { RedisConnection } from '../../src/redis/connection.js';
-import { TestRedis } from './servers.js';
+import { TestRedis } from '../processes.js';
 
 let redis: TestRedis;
 let connection: RedisConnection;

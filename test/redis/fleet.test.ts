@@ -3,14 +3,14 @@ import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startCoinMetricsSim, type CoinMetricsSim } from '../../src/demo/sim/coinmetrics.js';
 import { startNansenSim, type NansenSim } from '../../src/demo/sim/nansen.js';
-import { startReplica, TestRedis, type Replica } from './servers.js';
+import { startGateway, TestRedis, type GatewayProcess } from '../processes.js';
 
 const NANSEN_KEY = 'nsk_fleet_test_7e1';
 const ADMIN = 'fleet-admin';
 let redis: TestRedis;
 let cm: CoinMetricsSim;
 let nansen: NansenSim;
-let replicas: Replica[];
+let replicas: GatewayProcess[];
 
 beforeAll(async () => {
   redis = await TestRedis.start();
@@ -27,7 +27,7 @@ beforeAll(async () => {
     ADMIN_TOKEN: ADMIN,
     UPSTREAM_TIMEOUT_MS: '3000',
   };
-  replicas = await Promise.all([startReplica(env), startReplica(env), startReplica(env)]);
+  replicas = await Promise.all([startGateway(env), startGateway(env), startGateway(env)]);
 }, 60_000);
 
 afterAll(async () => {
@@ -40,14 +40,14 @@ beforeEach(() => {
   nansen.reset();
 });
 
-async function get(replica: Replica, path: string) {
+async function get(replica: GatewayProcess, path: string) {
   const response = await request(`${replica.base}${path}`);
   const text = await response.body.text();
   return { status: response.statusCode, headers: response.headers, text, json: text.startsWith('{') ? JSON.parse(text) : undefined };
 }
 
 const roundRobin = (i: number) => replicas[i % replicas.length]!;
-const admin = async (replica: Replica) => (await request(`${replica.base}/admin/budgets`, { headers: { authorization: `Bearer ${ADMIN}` } })).body.json() as Promise<{ shared: string }>;
+const admin = async (replica: GatewayProcess) => (await request(`${replica.base}/admin/budgets`, { headers: { authorization: `Bearer ${ADMIN}` } })).body.json() as Promise<{ shared: string }>;
 
 describe('three replicas sharing one Redis', () => {
   it('make one upstream call for 100 concurrent identical cold requests', async () => {

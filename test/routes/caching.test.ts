@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { NetflowRecord } from '../../src/providers/types.js';
-import { NOW, startStack, type Stack } from '../helpers.js';
+import { startStack, type Stack } from '../helpers.js';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -14,12 +14,7 @@ beforeAll(async () => {
   stack = await startStack();
 });
 afterAll(() => stack.close());
-beforeEach(() => {
-  stack.clock.now = NOW;
-  stack.cm.reset();
-  stack.nansen.reset();
-  stack.clearCaches();
-});
+beforeEach(() => stack.reset());
 
 const get = (url: string, headers: Record<string, string> = {}) => stack.app.inject({ method: 'GET', url, headers });
 const cmCalls = () => stack.cm.requests.length;

@@ -66,14 +66,15 @@ export class TestRedis {
   }
 }
 
-export interface Replica {
+export interface GatewayProcess {
   base: string;
   exited: Promise<number | null>;
+  signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
 /** A gateway process (src/server.ts through tsx) with the given environment, on a free port. */
-export async function startReplica(env: Record<string, string>): Promise<Replica> {
+export async function startGateway(env: Record<string, string>): Promise<GatewayProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -85,11 +86,12 @@ export async function startReplica(env: Record<string, string>): Promise<Replica
       const match = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
       if (match) resolve(Number(match[1]));
     });
-    void exited.then(() => reject(new Error('replica exited before listening')));
+    void exited.then(() => reject(new Error('the gateway exited before listening')));
   });
   return {
     base: `http://127.0.0.1:${port}`,
     exited,
+    signal: (signal) => child.kill(signal),
     async stop() {
       if (child.exitCode === null) child.kill('SIGTERM');
       await exited;
