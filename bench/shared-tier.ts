@@ -108,7 +108,7 @@ async function main(): Promise<void> {
 
     const row = (name: string, r: { p50Us: number; rps: number }) => `| ${name.padEnd(36)} | ${Math.round(r.rps).toLocaleString('en').padStart(8)} | ${(r.p50Us / 1000).toFixed(3).padStart(8)} |`;
     const table = [
-      `| (h) shared tier, ${QUESTIONS / 2} questions each           | req/s    | p50 (ms) |`,
+      `| ${`(h) shared tier, ${QUESTIONS / 2} questions each`.padEnd(36)} | req/s    | p50 (ms) |`,
       '|--------------------------------------|----------|----------|',
       row('replica answering from its memory', memory),
       row('replica answering from Redis', shared),
