@@ -8,12 +8,12 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { startCoinMetricsSim } from '../src/demo/sim/coinmetrics.js';
 import type { Fault } from '../src/demo/sim/common.js';
 import { startNansenSim } from '../src/demo/sim/nansen.js';
+import { freePort } from '../test/processes.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 180);
 const CALLERS = Number(process.env.SOAK_CALLERS ?? 24);
@@ -63,17 +63,6 @@ function mulberry(seed: number): () => number {
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function untilHealthy(base: string, gateway: ChildProcess): Promise<void> {

@@ -16,32 +16,6 @@ import {
 import { DAY_MS, isoDay, latestCompleteDay, parseDateOrTime, utcDayStart } from '../time.js';
 import { decodeCursor } from './cursor.js';
 
-/** Every query parameter /netflows knows; anything else is a 400. */
-export const NETFLOWS_PARAMS = [
-  'source',
-  'window',
-  'interval',
-  'start',
-  'end',
-  'asset',
-  'entity',
-  'chain',
-  'token_address',
-  'sector',
-  'include_stablecoins',
-  'include_native_tokens',
-  'min_market_cap_usd',
-  'max_market_cap_usd',
-  'min_trader_count',
-  'max_trader_count',
-  'min_token_age_days',
-  'max_token_age_days',
-  'sort',
-  'limit',
-  'cursor',
-  'format',
-] as const;
-
 /** Parameters only Nansen can apply; naming one takes Coin Metrics out of the answer. */
 export const NANSEN_ONLY_PARAMS = [
   'token_address',
@@ -54,6 +28,23 @@ export const NANSEN_ONLY_PARAMS = [
   'max_trader_count',
   'min_token_age_days',
   'max_token_age_days',
+] as const;
+
+/** Every query parameter /netflows knows; anything else is a 400. */
+export const NETFLOWS_PARAMS = [
+  'source',
+  'window',
+  'interval',
+  'start',
+  'end',
+  'asset',
+  'entity',
+  'chain',
+  ...NANSEN_ONLY_PARAMS,
+  'sort',
+  'limit',
+  'cursor',
+  'format',
 ] as const;
 
 export const MAX_SERIES_DAYS = 366;
