@@ -22,7 +22,9 @@ import autocannon from 'autocannon';
 import { Pool, request } from 'undici';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const TARGET = path.join(ROOT, 'bench', 'target.ts');
+// bench/target.ts compiled with the gateway (tsconfig.bench.json): the processes under test run plain
+// JavaScript, as `node dist/server.js` does, with no TypeScript loader in their memory or CPU.
+const TARGET = path.join(ROOT, 'dist-bench', 'bench', 'target.js');
 const OUT_DIR = path.join(ROOT, '.bench');
 
 // ---------------------------------------------------------------- settings
@@ -114,7 +116,7 @@ function guard<T>(work: Promise<T>): Promise<T> {
 }
 
 async function startChild(name: string, role: string, env: Record<string, string>, execArgv: string[] = []): Promise<Child> {
-  const proc = spawn(process.execPath, [...execArgv, '--import', 'tsx', TARGET, role], {
+  const proc = spawn(process.execPath, [...execArgv, TARGET, role], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     // stdin stays open as a lifeline: when this process dies, the child sees EOF and leaves.
@@ -316,20 +318,6 @@ function machineCpuSeconds(): number | undefined {
 function ownCpuSeconds(): number {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
-}
-
-/** RSS (bytes) of an idle `node <args>` a moment after it starts: what the tsx loader alone costs. */
-async function idleRss(args: string[]): Promise<number> {
-  const child = spawn(process.execPath, [...args, '-e', 'setTimeout(() => process.stdout.write(String(process.memoryUsage().rss)), 500)'], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const rss = Number(out);
-  if (code !== 0 || !Number.isFinite(rss) || rss <= 0) throw new BenchError(`idle RSS probe (node ${args.join(' ')}) failed`);
-  return rss;
 }
 
 /** Starts measuring the CPU other processes (not this one, not our children) use; the result is cores' worth, or null. */
@@ -852,7 +840,7 @@ async function main(): Promise<number> {
   try {
     // 1. The hit gateway (simulators at 0 ms) and the hit body.
     // BENCH_CPU_PROF=1: every gateway child writes its profiles into .bench/cpu-prof/<name>/ when
-    // it exits, one per thread (tsx's loader thread is the small one); summarise the main thread's
+    // it exits, one per thread; summarise the main thread's (the largest)
     // with `npx tsx bench/cpu-summary.ts <file>`. The profiler slows the gateway: do not read ratios from such a run.
     const prof = (name: string) => [...S.gatewayNodeArgs, ...(S.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profDir, name)}`] : [])];
     const gw = await startChild('gateway', 'gateway', { BENCH_SIM_LATENCY_MS: '0' }, prof('gateway'));
@@ -914,8 +902,6 @@ async function main(): Promise<number> {
     progress(`(g): filling a CACHE_MAX_MB=${S.cacheMb} gateway (simulators in their own process) with distinct questions, ${S.fillConcurrency} at a time (at most ${S.fillTimeoutS} s)`);
     const g = await scenarioG(gwSmall, sims);
     await Promise.all([stopChild(gwSmall), stopChild(sims)]);
-    const [idleNode, idleTsx] = [await idleRss([]), await idleRss(['--import', 'tsx'])];
-    const tsxMb = (idleTsx - idleNode) / MB;
 
     // 7. Report.
     const f = Math.max(f0.cmCalls, f0.nansenCalls, f20.cmCalls, f20.nansenCalls);
@@ -994,14 +980,12 @@ async function main(): Promise<number> {
           : ''),
       `(f) responses that joined the single upstream load (cache-status miss): ${f0.coalescedMisses}/100 at 0 ms, ${f20.coalescedMisses}/100 at 20 ms; the rest came after it, as hits.`,
       `(g) ${g.requests} distinct questions in ${g.seconds.toFixed(1)} s (${g.stoppedBecause}; upstream calls CM ${g.upstreamCalls.coinmetrics}, Nansen ${g.upstreamCalls.nansen}); ` +
-        `gateway RSS at start ${g.rssStartMb.toFixed(0)} MB (node + tsx loader + gateway, simulators elsewhere); after the fill heap used ${g.heapUsedMb.toFixed(0)} of ` +
+        `gateway RSS at start ${g.rssStartMb.toFixed(0)} MB (node + gateway, simulators elsewhere); after the fill heap used ${g.heapUsedMb.toFixed(0)} of ` +
         `${g.heapTotalMb.toFixed(0)} MB, external ${g.externalMb.toFixed(0)} MB` +
         (g.afterGc
           ? `; after a forced full GC: RSS ${g.afterGc.rssMb.toFixed(0)} MB, heap used ${g.afterGc.heapUsedMb.toFixed(0)} of ${g.afterGc.heapTotalMb.toFixed(0)} MB.`
           : '.') +
-        ` The upstream cache (the "cache" figure) gets 7/8 of CACHE_MAX_MB, the kept answers 1/8. ` +
-        `The tsx loader that runs every bench child adds about ${tsxMb.toFixed(0)} MB to any process (idle node ${(idleNode / MB).toFixed(0)} MB, ` +
-        `idle node --import tsx ${(idleTsx / MB).toFixed(0)} MB), which \`node dist/server.js\` does not have: RSS less that, ${(g.rssMb - tsxMb).toFixed(0)} MB.`,
+        ` The upstream cache (the "cache" figure) gets 7/8 of CACHE_MAX_MB, the kept answers 1/8.`,
     ];
     progress('');
     const unreliable = [abc.quietOnly ? '' : '(a)(b)(c)', d.quietOnly ? '' : '(d)', e.quietOnly ? '' : '(e)'].filter(Boolean);
@@ -1033,7 +1017,7 @@ async function main(): Promise<number> {
           d,
           e,
           f: { zeroLatency: f0, twentyMs: f20 },
-          g: { ...g, tsxLoaderMb: tsxMb },
+          g,
           seconds,
         },
         null,

@@ -23,7 +23,7 @@ interface Started {
 }
 
 async function start(role: string, env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', 'target.ts'), role], {
+  const child = spawn(process.execPath, [join(ROOT, 'dist-bench', 'bench', 'target.js'), role], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
