@@ -41,7 +41,7 @@ export interface RecordedRequest {
 export interface SimBase {
   /** Base URL to configure the gateway with. */
   url: string;
-  /** Every request received, in arrival order. */
+  /** Every request received, in arrival order (the latest 10,000). */
   requests: RecordedRequest[];
   /** Applies `fault` to the next `times` requests, then clears it; without `times`, until cleared. */
   setFault(fault: Fault | null, opts?: { times?: number }): void;
@@ -127,6 +127,8 @@ export interface SimServerOptions {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** Requests kept in `requests`; tests reset long before this. */
+const MAX_RECORDED = 10_000;
 
 export class SimServer {
   readonly requests: RecordedRequest[] = [];
@@ -186,6 +188,8 @@ export class SimServer {
     const body = await readBody(req, this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
     const ctx = this.context(req, body.text);
     this.requests.push(ctx.record);
+    // A long-running demo must not grow without bound: keep the latest requests only.
+    if (this.requests.length > MAX_RECORDED) this.requests.splice(0, this.requests.length - MAX_RECORDED);
     const fault = this.takeFault();
     if (fault?.kind === 'hang') return;
     if (fault?.kind === 'reset') {

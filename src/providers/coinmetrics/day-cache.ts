@@ -45,7 +45,10 @@ export class CoinMetricsDayCache {
   constructor(private readonly options: DayCacheOptions) {
     options.cache.onDrop((key) => {
       if (!key.startsWith('coinmetrics|')) return;
-      for (const keys of this.index.values()) keys.delete(key);
+      for (const [indexKey, keys] of this.index) {
+        keys.delete(key);
+        if (keys.size === 0) this.index.delete(indexKey);
+      }
     });
   }
 
