@@ -37,31 +37,28 @@ export async function drain(app: FastifyInstance, lifecycle: Lifecycle, graceMs:
   return ended;
 }
 
-const requestsOnSocket = new WeakMap<Socket, number>();
+/** Per app: every open connection, with the number of its requests under way. */
+const connectionsOf = new WeakMap<FastifyInstance, Map<Socket, number>>();
 
-/** Counts the requests under way on each connection, so a drain can close the ones at rest. */
+/** Counts the requests under way on each open connection, so a drain can close the ones at rest. */
 export function trackConnections(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request) => {
-    requestsOnSocket.set(request.raw.socket, (requestsOnSocket.get(request.raw.socket) ?? 0) + 1);
+  const connections = new Map<Socket, number>();
+  connectionsOf.set(app, connections);
+  app.server.on('connection', (socket: Socket) => {
+    connections.set(socket, 0);
+    socket.once('close', () => connections.delete(socket));
   });
-  app.addHook('onResponse', async (request) => {
-    requestsOnSocket.set(request.raw.socket, (requestsOnSocket.get(request.raw.socket) ?? 1) - 1);
-  });
-  app.server.on('connection', (socket: Socket) => sockets(app).add(socket));
-}
-
-const socketsOf = new WeakMap<FastifyInstance, Set<Socket>>();
-
-function sockets(app: FastifyInstance): Set<Socket> {
-  let set = socketsOf.get(app);
-  if (!set) socketsOf.set(app, (set = new Set()));
-  return set;
+  const count = (socket: Socket, delta: number) => {
+    const current = connections.get(socket);
+    if (current !== undefined) connections.set(socket, current + delta);
+  };
+  app.addHook('onRequest', async (request) => count(request.raw.socket, 1));
+  app.addHook('onResponse', async (request) => count(request.raw.socket, -1));
 }
 
 function closeConnectionsAtRest(app: FastifyInstance): void {
-  for (const socket of sockets(app)) {
-    if (socket.destroyed) sockets(app).delete(socket);
-    else if ((requestsOnSocket.get(socket) ?? 0) === 0) socket.destroy();
+  for (const [socket, requests] of connectionsOf.get(app) ?? []) {
+    if (requests === 0) socket.destroy();
   }
 }
 

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
@@ -41,6 +42,16 @@ describe('SIGTERM', () => {
     expect(await server.exited).toBe(0);
     await expect(request(`${server.base}/healthz`)).rejects.toThrow();
     cm.setFault(null);
+  });
+
+  it('does not wait for a connection that never sent a request (regression: the soak exited 1)', async () => {
+    const server = await startServer({ SHUTDOWN_GRACE_MS: '3000' });
+    const socket = connect(Number(new URL(server.base).port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    server.signal('SIGTERM');
+    expect(await server.exited).toBe(0);
+    await closed;
   });
 
   it('cuts requests that outlast the grace and exits 1', async () => {
