@@ -30,6 +30,11 @@ export interface UpstreamGuards {
   circuit: CircuitBreaker;
 }
 
+/** What /admin/budgets and the gauges show of one upstream: its budget and its circuit. */
+export async function upstreamSnapshot(guards: UpstreamGuards) {
+  return { ...(await guards.budget.snapshot()), circuit: await guards.circuit.state() };
+}
+
 /** Budgets and circuits per upstream credential, all in one store. */
 export function createGuards(config: Config, store: BudgetStore, clock: Clock): { coinmetrics: UpstreamGuards; nansen: UpstreamGuards | undefined } {
   const circuit = (source: 'coinmetrics' | 'nansen', key: string) =>

@@ -1,5 +1,5 @@
 import type { CallerToken } from '../auth/callers.js';
-import type { UpstreamGuards } from '../budget/index.js';
+import { upstreamSnapshot, type UpstreamGuards } from '../budget/index.js';
 import type { BudgetStore } from '../budget/store.js';
 import type { RenderedCache } from '../cache/rendered.js';
 import type { UpstreamCache } from '../cache/upstream-cache.js';
@@ -18,6 +18,7 @@ export interface GaugeSources {
 }
 
 const CIRCUIT_VALUES = { closed: 0, half_open: 1, open: 2 } as const;
+const SNAPSHOT_REUSE_MS = 500;
 
 /** State read when Prometheus scrapes: cache size, budgets, credits, circuits, caller quotas. */
 export function registerStateGauges(metrics: Metrics, { cache, rendered, upstreams, callers, store, clock, sharedMode }: GaugeSources): void {
@@ -33,7 +34,13 @@ export function registerStateGauges(metrics: Metrics, { cache, rendered, upstrea
     set({ cache: 'upstream' }, cache.entries);
     set({ cache: 'responses' }, rendered.entries);
   });
-  const snapshots = () => Promise.all(upstreams.map(async (u) => ({ ...(await u.budget.snapshot()), circuit: await u.circuit.state() })));
+  // Five gauges read the same snapshots: one read (store round trips, with Redis) per scrape.
+  let taken: { at: number; snapshots: ReturnType<typeof readSnapshots> } | undefined;
+  const readSnapshots = () => Promise.all(upstreams.map(upstreamSnapshot));
+  const snapshots = () => {
+    if (!taken || performance.now() - taken.at > SNAPSHOT_REUSE_MS) taken = { at: performance.now(), snapshots: readSnapshots() };
+    return taken.snapshots;
+  };
   metrics.gauge('netflows_upstream_budget_remaining', 'Upstream calls still allowed in each configured window', ['source', 'window'], async (set) => {
     for (const s of await snapshots()) for (const w of s.windows) set({ source: s.source, window: w.limit }, w.remaining);
   });

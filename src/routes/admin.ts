@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { bearerToken, identifyCaller, isAdminToken, type CallerToken } from '../auth/callers.js';
 import type { BudgetStore } from '../budget/store.js';
-import type { UpstreamGuards } from '../budget/index.js';
+import { upstreamSnapshot, type UpstreamGuards } from '../budget/index.js';
 import { ProblemError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import { problemResponses } from '../schema/index.js';
@@ -110,7 +110,7 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { admin
       const now = clock();
       return {
         shared: sharedMode(),
-        upstreams: await Promise.all(upstreams.map(async (u) => ({ ...(await u.budget.snapshot()), circuit: await u.circuit.state() }))),
+        upstreams: await Promise.all(upstreams.map(upstreamSnapshot)),
         callers: await Promise.all(
           callers.map(async (c) => ({
             name: c.name,

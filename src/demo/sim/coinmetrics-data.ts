@@ -54,10 +54,6 @@ export const PRICE_METRIC = 'PriceUSD';
 
 export type FlowUnit = 'Ntv' | 'USD';
 
-export function flowNetMetric(code: ExchangeCode, unit: FlowUnit): string {
-  return `FlowNet${code}${unit}`;
-}
-
 export function parseFlowNetMetric(metric: string): { code: ExchangeCode; unit: FlowUnit } | null {
   const match = /^FlowNet([A-Z]{3})(Ntv|USD)$/.exec(metric);
   const code = match?.[1] as ExchangeCode | undefined;
