@@ -22,7 +22,8 @@ import { systemClock, type Clock } from './time.js';
 import { UpstreamClient } from './upstream/http.js';
 import { callerGuard } from './auth/guard.js';
 import { createGuards, type UpstreamGuards } from './budget/index.js';
-import { MemoryBudgetStore, type BudgetStore } from './budget/store.js';
+import { MemoryBudgetStore } from './budget/memory-store.js';
+import type { BudgetStore } from './budget/store.js';
 import { RenderedCache } from './cache/rendered.js';
 import { adminRoutes } from './routes/admin.js';
 import { UpstreamCache, type SharedCacheTier } from './cache/upstream-cache.js';
@@ -165,7 +166,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const rendered = deps.rendered ?? new RenderedCache(renderedCacheBytes(config), clock);
   const providers: Provider[] = [];
   const disabled = new Map<SourceId, string>();
-  const budgetStore = deps.budgetStore ?? shared?.store ?? new MemoryBudgetStore(clock);
+  const budgetStore = deps.budgetStore ?? shared?.store ?? new MemoryBudgetStore();
   const guards = createGuards(config, budgetStore, clock);
   const retry = { attempts: config.upstreamRetries + 1, baseMs: 100, capMs: 2000, maxRetryAfterMs: config.budgetMaxWaitMs };
   const client = (source: SourceId, baseUrl: string, guard: UpstreamGuards) =>

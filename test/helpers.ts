@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Writable } from 'node:stream';
 import { buildApp, createLogger, createUpstreamCache } from '../src/app.js';
-import { MemoryBudgetStore } from '../src/budget/store.js';
+import { MemoryBudgetStore } from '../src/budget/memory-store.js';
 import { RenderedCache } from '../src/cache/rendered.js';
 import type { UpstreamCache } from '../src/cache/upstream-cache.js';
 import { loadConfig } from '../src/config.js';
@@ -64,7 +64,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   });
   const cache = createUpstreamCache(config, now);
   const rendered = new RenderedCache(16 * 1024 * 1024, now);
-  const budgetStore = new MemoryBudgetStore(now);
+  const budgetStore = new MemoryBudgetStore();
   const app = await buildApp({ config, clock: now, logger: createLogger('debug', sink), cache, rendered, budgetStore });
   const stack: Stack = {
     app,

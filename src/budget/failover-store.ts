@@ -1,13 +1,30 @@
 import type { RateLimit } from '../config.js';
 import type { RedisConnection } from '../redis/connection.js';
-import { MemoryBudgetStore, type BudgetStore, type TakeResult, type WindowState } from './store.js';
+import { MemoryBudgetStore } from './memory-store.js';
+import type {
+  AllowanceRequest,
+  AllowanceReservation,
+  AllowanceState,
+  BudgetStore,
+  CircuitState,
+  CreditState,
+  CreditTerms,
+  ReserveRequest,
+  Reservation,
+  SettleRequest,
+  TakeResult,
+  UpstreamState,
+  WindowState,
+} from './store.js';
 
 /**
  * The shared store while Redis answers; the replica's own memory when it does not. On its
- * own, a replica takes only its share of every limit (limit ÷ GATEWAY_REPLICAS, at least 1),
- * so the fleet stays under the upstream's limits while degraded; around each change of
- * mode one window of every upstream limit counts as spent, since what the others did is
- * not known. Nothing here ever throws because of Redis.
+ * own, a replica takes only its share of every limit (limit ÷ GATEWAY_REPLICAS, at least 1):
+ * rate windows, calls in flight, what is left of the daily credit cap and of each caller's
+ * allowance (from the spending last seen in Redis), and it keeps the credit reserve clear
+ * of what the other replicas may have in flight. Around each change of mode one window of
+ * every upstream limit counts as spent, since what the others did is not known. Nothing
+ * here ever throws because of Redis.
  */
 export class FailoverBudgetStore implements BudgetStore {
   readonly local: MemoryBudgetStore;
@@ -17,6 +34,9 @@ export class FailoverBudgetStore implements BudgetStore {
   private readonly filled = new Set<string>();
   /** The windows of every upstream budget key seen, to block them at a change of mode. */
   private readonly limitsByKey = new Map<string, readonly RateLimit[]>();
+  /** Daily spending (and the credit balance) last read from Redis, per key: where a local share starts. */
+  private readonly lastSpent = new Map<string, number>();
+  private readonly lastRemaining = new Map<string, number>();
 
   constructor(
     private readonly shared: BudgetStore,
@@ -24,7 +44,7 @@ export class FailoverBudgetStore implements BudgetStore {
     private readonly replicas: number,
     private readonly clock: () => number,
   ) {
-    this.local = new MemoryBudgetStore(clock);
+    this.local = new MemoryBudgetStore();
   }
 
   get degraded(): boolean {
@@ -61,32 +81,54 @@ export class FailoverBudgetStore implements BudgetStore {
   }
 
   private share(limits: readonly RateLimit[]): RateLimit[] {
-    return limits.map((l) => ({ ...l, limit: Math.max(1, Math.floor(l.limit / this.replicas)) }));
+    return limits.map((l) => ({ ...l, limit: this.part(l.limit) }));
+  }
+
+  private part(limit: number): number {
+    return Math.max(1, Math.floor(limit / this.replicas));
+  }
+
+  /**
+   * The first local use of an upstream key in an outage: what the fleet spent through Redis
+   * in the current window is unknown here, so this replica's share counts as spent for one
+   * window, and the day's spending starts where Redis last had it.
+   */
+  private enterLocal(key: string, shares: readonly RateLimit[], now: number): void {
+    if (this.filled.has(key)) return;
+    this.filled.add(key);
+    for (const share of shares) void this.local.consume(key, share, share.limit, now + share.windowMs, now);
+    this.local.seedSpent(key, this.lastSpent.get(key) ?? 0, now);
+    const remaining = this.lastRemaining.get(key);
+    if (remaining !== undefined) this.local.seedRemaining(key, remaining);
+  }
+
+  private remember(key: string, credits: CreditState | undefined): void {
+    if (!credits) return;
+    this.lastSpent.set(key, credits.spentToday);
+    if (credits.remaining !== null) this.lastRemaining.set(key, credits.remaining);
+  }
+
+  /** A daily limit while on our own: what Redis last saw spent, plus our share of the rest. */
+  private dailyShare(key: string, limit: number): number {
+    const spent = this.lastSpent.get(key) ?? 0;
+    return spent + Math.floor(Math.max(0, limit - spent) / this.replicas);
+  }
+
+  private localCredits(key: string, credits: CreditTerms, maxInFlight: number): CreditTerms {
+    // The others may each have their share of calls in flight, which this replica cannot see.
+    const othersInFlight = (this.replicas - 1) * this.part(maxInFlight) * credits.cost;
+    return {
+      ...credits,
+      reserve: credits.reserve + othersInFlight,
+      dailyCap: credits.dailyCap === undefined ? undefined : this.dailyShare(key, credits.dailyCap),
+    };
   }
 
   take(key: string, limits: readonly RateLimit[], now: number): Promise<TakeResult> {
-    const upstream = !key.startsWith('caller:');
-    if (upstream) this.limitsByKey.set(key, limits);
+    // Caller quotas protect the gateway itself and start afresh on their own.
     return this.either(
       (s) => s.take(key, limits, now),
-      async (l) => {
-        const shares = this.share(limits);
-        // What the fleet spent through Redis in the current window is unknown here, so this
-        // replica's share counts as spent for one window. Caller quotas protect the gateway
-        // itself and start afresh.
-        if (upstream && !this.filled.has(key)) {
-          this.filled.add(key);
-          for (const share of shares) await l.consume(key, share, share.limit, now + share.windowMs, now);
-        }
-        return l.take(key, shares, now);
-      },
-    );
-  }
-
-  consume(key: string, limit: RateLimit, count: number, endsAt: number, now: number): Promise<void> {
-    return this.either(
-      (s) => s.consume(key, limit, count, endsAt, now),
-      (l) => l.consume(key, this.share([limit])[0]!, Math.ceil(count / this.replicas), endsAt, now),
+      (l) => l.take(key, this.share(limits), now),
     );
   }
 
@@ -97,47 +139,116 @@ export class FailoverBudgetStore implements BudgetStore {
     );
   }
 
-  acquireSlot(key: string, max: number, expiresAt: number, now: number): Promise<string | undefined> {
+  consume(key: string, limit: RateLimit, count: number, endsAt: number, now: number): Promise<void> {
     return this.either(
-      (s) => s.acquireSlot(key, max, expiresAt, now),
-      (l) => l.acquireSlot(key, Math.max(1, Math.floor(max / this.replicas)), expiresAt, now),
+      (s) => s.consume(key, limit, count, endsAt, now),
+      (l) => l.consume(key, this.share([limit])[0]!, Math.ceil(count / this.replicas), endsAt, now),
     );
   }
 
-  async releaseSlot(key: string, token: string): Promise<void> {
-    // A slot is released where it was taken; a shared slot taken before Redis went away frees itself when its lease ends.
-    if (token.startsWith('m')) return this.local.releaseSlot(key, token);
+  reserve(request: ReserveRequest): Promise<Reservation> {
+    const { key, limits, maxInFlight, credits, now } = request;
+    this.limitsByKey.set(key, limits);
+    return this.either(
+      async (s) => {
+        const reservation = await s.reserve(request);
+        this.remember(key, reservation.credits);
+        return reservation;
+      },
+      async (l) => {
+        const shares = this.share(limits);
+        this.enterLocal(key, shares, now);
+        return l.reserve({
+          ...request,
+          limits: shares,
+          maxInFlight: this.part(maxInFlight),
+          ...(credits ? { credits: this.localCredits(key, credits, maxInFlight) } : {}),
+        });
+      },
+    );
+  }
+
+  async settle(request: SettleRequest): Promise<void> {
+    // A slot is freed where it was taken; a shared one taken before Redis went away frees itself when its lease ends.
+    const local = (l: MemoryBudgetStore) => l.settle({ ...request, corrections: request.corrections.map((c) => ({ ...c, limit: this.share([c.limit])[0]! })) });
+    if (request.token.startsWith('m')) return local(this.local);
+    await this.either((s) => s.settle(request), local);
+  }
+
+  async release(key: string, token: string): Promise<void> {
+    if (token.startsWith('m')) return this.local.release(key, token);
     await this.either(
-      (s) => s.releaseSlot(key, token),
+      (s) => s.release(key, token),
       async () => undefined,
     );
   }
 
-  slots(key: string, now: number): Promise<number> {
+  upstreamState(key: string, limits: readonly RateLimit[], credits: boolean, now: number): Promise<UpstreamState> {
     return this.either(
-      (s) => s.slots(key, now),
-      (l) => l.slots(key, now),
+      async (s) => {
+        const state = await s.upstreamState(key, limits, credits, now);
+        this.remember(key, state.credits);
+        return state;
+      },
+      async (l) => {
+        // Admission fills the first window of an outage; so does reading it, so both show the same numbers.
+        const shares = this.share(limits);
+        this.enterLocal(key, shares, now);
+        return l.upstreamState(key, shares, credits, now);
+      },
     );
   }
 
-  getNumber(key: string): Promise<number | undefined> {
+  reserveAllowance(request: AllowanceRequest): Promise<AllowanceReservation> {
     return this.either(
-      (s) => s.getNumber(key),
-      (l) => l.getNumber(key),
+      async (s) => {
+        const reservation = await s.reserveAllowance(request);
+        this.lastSpent.set(request.key, reservation.spentToday);
+        return reservation;
+      },
+      async (l) => {
+        if (!this.filled.has(request.key)) {
+          this.filled.add(request.key);
+          l.seedSpent(request.key, this.lastSpent.get(request.key) ?? 0, request.now);
+        }
+        return l.reserveAllowance({ ...request, allowance: this.dailyShare(request.key, request.allowance) });
+      },
     );
   }
 
-  setNumber(key: string, value: number, expiresAt?: number): Promise<void> {
-    return this.either(
-      (s) => s.setNumber(key, value, expiresAt),
-      (l) => l.setNumber(key, value, expiresAt),
+  async settleAllowance(key: string, token: string | undefined, spent: number, now: number): Promise<void> {
+    if (token?.startsWith('m')) return this.local.settleAllowance(key, token, spent, now);
+    await this.either(
+      (s) => s.settleAllowance(key, token, spent, now),
+      (l) => l.settleAllowance(key, undefined, spent, now),
     );
   }
 
-  addNumber(key: string, delta: number, expiresAt?: number): Promise<number> {
+  allowanceState(key: string, now: number): Promise<AllowanceState> {
     return this.either(
-      (s) => s.addNumber(key, delta, expiresAt),
-      (l) => l.addNumber(key, delta, expiresAt),
+      (s) => s.allowanceState(key, now),
+      (l) => l.allowanceState(key, now),
+    );
+  }
+
+  circuitCheck(key: string, cooldownMs: number, now: number): Promise<number> {
+    return this.either(
+      (s) => s.circuitCheck(key, cooldownMs, now),
+      (l) => l.circuitCheck(key, cooldownMs, now),
+    );
+  }
+
+  circuitRecord(key: string, ok: boolean, threshold: number, cooldownMs: number, now: number): Promise<void> {
+    return this.either(
+      (s) => s.circuitRecord(key, ok, threshold, cooldownMs, now),
+      (l) => l.circuitRecord(key, ok, threshold, cooldownMs, now),
+    );
+  }
+
+  circuitState(key: string, now: number): Promise<CircuitState> {
+    return this.either(
+      (s) => s.circuitState(key, now),
+      (l) => l.circuitState(key, now),
     );
   }
 }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import { coinMetricsRetryAfter, readCoinMetricsLimits } from '../providers/coinmetrics/client.js';
-import { nansenRetryAfter, readNansenLimits } from '../providers/nansen/client.js';
+import { nansenRetryAfter, readNansenCredits, readNansenLimits } from '../providers/nansen/client.js';
 import type { Secret } from '../secret.js';
 import type { Clock } from '../time.js';
-import { CreditLedger } from './credits.js';
+import { CREDIT_RECHECK_MS } from './credits.js';
 import type { BudgetStore } from './store.js';
 import { UpstreamBudget } from './upstream-budget.js';
 import { CircuitBreaker } from '../upstream/circuit.js';
@@ -50,6 +50,7 @@ export function createGuards(config: Config, store: BudgetStore, clock: Clock): 
 function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
   const coinmetrics = new UpstreamBudget({
     source: 'coinmetrics',
+    name: 'Coin Metrics',
     key: credentialKey('coinmetrics', config.coinmetrics.apiKey),
     limits: config.coinmetrics.rateLimits,
     maxInFlight: config.coinmetrics.maxInFlight,
@@ -64,6 +65,7 @@ function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
   const nansen = config.nansen.apiKey
     ? new UpstreamBudget({
         source: 'nansen',
+        name: 'Nansen',
         key: nansenKey,
         limits: config.nansen.rateLimits,
         maxInFlight: NANSEN_MAX_IN_FLIGHT,
@@ -73,13 +75,10 @@ function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
         clock,
         readLimits: readNansenLimits,
         retryAfter: nansenRetryAfter,
-        credits: new CreditLedger({
-          store,
-          key: `${nansenKey}:credits`,
-          costPerCall: NANSEN_CREDITS_PER_CALL,
-          reserve: config.nansen.creditReserve,
-          dailyCap: config.nansen.dailyCreditCap,
-        }),
+        credits: {
+          terms: { cost: NANSEN_CREDITS_PER_CALL, reserve: config.nansen.creditReserve, dailyCap: config.nansen.dailyCreditCap, recheckMs: CREDIT_RECHECK_MS },
+          read: readNansenCredits,
+        },
       })
     : undefined;
   return { coinmetrics, nansen };

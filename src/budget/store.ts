@@ -17,132 +17,133 @@ export interface TakeResult {
   windows: WindowState[];
 }
 
+/** The credit terms of an upstream that charges per call (Nansen). */
+export interface CreditTerms {
+  /** Credits one call is reserved at. */
+  cost: number;
+  /** Never let the reported balance fall below this. */
+  reserve: number;
+  /** Most credits to spend per UTC day; undefined = no cap. */
+  dailyCap: number | undefined;
+  /** After the account ran dry, the next call (one credit check) waits this long (ms). */
+  recheckMs: number;
+}
+
+/** One call asking for budget: every check of the upstream's budget at once. */
+export interface ReserveRequest {
+  /** The credential's budget key; never the credential. */
+  key: string;
+  /** Windows as counted locally (a little longer than configured). */
+  limits: readonly RateLimit[];
+  maxInFlight: number;
+  /** The call slot frees itself then if the call never settles (a replica died), ms. */
+  leaseUntil: number;
+  credits?: CreditTerms;
+  now: number;
+}
+
+export type Refusal = 'paused' | 'credits_closed' | 'credits_unknown' | 'reserve' | 'daily_cap' | 'in_flight' | 'rate';
+
+/** The credit ledger of an upstream as it stands. */
+export interface CreditState {
+  /** As the upstream last reported; null before its first answer. */
+  remaining: number | null;
+  spentToday: number;
+  /** Credits reserved by calls under way. */
+  inFlight: number;
+  /** Until then every call is refused (the account ran dry); 0 when open. */
+  closedUntil: number;
+}
+
+/** With credit terms, `credits` is the ledger as the reservation found it (plus this call's credits when granted). */
+export type Reservation =
+  | { granted: true; token: string; credits?: CreditState }
+  | { granted: false; refusal: Refusal; retryAfterMs: number; credits?: CreditState };
+
+/** What one answer (or its absence) says, applied to the budget in one step. */
+export interface SettleRequest {
+  key: string;
+  token: string;
+  now: number;
+  credits?: CreditTerms & {
+    /** `…-Credits-Used`, when sent; else a 2xx costs the reserved credits and anything else none. */
+    used: number | undefined;
+    /** `…-Credits-Remaining`, when sent. */
+    remaining: number | undefined;
+    succeeded: boolean;
+    /** The upstream said the account has no credits left. */
+    exhausted: boolean;
+  };
+  /** A 429 asked us to pause until then (ms). */
+  pauseUntil?: number;
+  /** Uses to count in a window without asking: a late answer counts once more, until `endsAt`. */
+  late: { limit: RateLimit; endsAt: number }[];
+  /** What the upstream says is left in a window: the difference counts as used until `endsAt`. */
+  corrections: { limit: RateLimit; remaining: number; endsAt: number }[];
+}
+
+/** A budget as admission sees it. */
+export interface UpstreamState {
+  windows: WindowState[];
+  inFlight: number;
+  pausedUntil: number;
+  credits?: CreditState;
+}
+
+/** A daily allowance (a caller's Nansen credits): what is spent today and what is reserved. */
+export interface AllowanceState {
+  spentToday: number;
+  inFlight: number;
+}
+
+export interface AllowanceRequest {
+  key: string;
+  amount: number;
+  allowance: number;
+  /** The reservation frees itself then if it is never settled (ms). */
+  leaseUntil: number;
+  now: number;
+}
+
+export type AllowanceReservation = ({ granted: true; token: string } | { granted: false }) & AllowanceState;
+
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
 /**
- * Where budgets live: counts per key and window, pauses, calls in flight, and small
- * numbers (credits). In memory here; a Redis store can follow with atomic scripts, so
- * several replicas spend one budget. Every method is async for that reason.
+ * Where budgets live: rate windows, calls in flight, pauses, credits, caller quotas and
+ * allowances, circuits. Every method is one atomic operation of the store, so replicas
+ * (Redis) and concurrent requests (memory) never lose an update between a read and its
+ * write: a reservation checks everything and takes everything, or nothing.
  */
 export interface BudgetStore {
-  /** Takes one use from every window of `key`, or none if any window is full. */
+  /** Takes one use from every window of `key`, or none if any window is full (caller quotas). */
   take(key: string, limits: readonly RateLimit[], now: number): Promise<TakeResult>;
-  /** Counts `count` uses in one window that end at `endsAt`, without asking (the upstream said so). */
-  consume(key: string, limit: RateLimit, count: number, endsAt: number, now: number): Promise<void>;
   peek(key: string, limits: readonly RateLimit[], now: number): Promise<WindowState[]>;
-  /**
-   * Takes a call slot if fewer than `max` are taken; the slot frees itself at `expiresAt`
-   * if nobody releases it (a replica that died). Returns the slot's token, or undefined.
-   */
-  acquireSlot(key: string, max: number, expiresAt: number, now: number): Promise<string | undefined>;
-  releaseSlot(key: string, token: string): Promise<void>;
-  slots(key: string, now: number): Promise<number>;
-  getNumber(key: string): Promise<number | undefined>;
-  /** Sets a number; it is forgotten at `expiresAt` (ms) when given. */
-  setNumber(key: string, value: number, expiresAt?: number): Promise<void>;
-  addNumber(key: string, delta: number, expiresAt?: number): Promise<number>;
+  /** Counts `count` uses in one window that end at `endsAt`, without asking. */
+  consume(key: string, limit: RateLimit, count: number, endsAt: number, now: number): Promise<void>;
+
+  /** Pause, credits, a call slot and every window, checked and taken together. */
+  reserve(request: ReserveRequest): Promise<Reservation>;
+  /** Ends a reserved call with what its answer said. */
+  settle(request: SettleRequest): Promise<void>;
+  /** Ends a reserved call that got no answer: its slot and credits are freed. */
+  release(key: string, token: string): Promise<void>;
+  upstreamState(key: string, limits: readonly RateLimit[], credits: boolean, now: number): Promise<UpstreamState>;
+
+  /** Reserves `amount` of a daily allowance if spent + reserved + amount stays within it. */
+  reserveAllowance(request: AllowanceRequest): Promise<AllowanceReservation>;
+  /** Frees a reservation (when `token` is given) and counts what was really spent. */
+  settleAllowance(key: string, token: string | undefined, spent: number, now: number): Promise<void>;
+  allowanceState(key: string, now: number): Promise<AllowanceState>;
+
+  /** 0 when a call may go (it may be the one probe of a half-open circuit), else ms to wait. */
+  circuitCheck(key: string, cooldownMs: number, now: number): Promise<number>;
+  circuitRecord(key: string, ok: boolean, threshold: number, cooldownMs: number, now: number): Promise<void>;
+  circuitState(key: string, now: number): Promise<CircuitState>;
 }
 
-/** Sliding windows kept as the times each use stops counting: exact, and small at these limits. */
-export class MemoryBudgetStore implements BudgetStore {
-  private readonly uses = new Map<string, number[]>();
-  private readonly slotHolders = new Map<string, Map<string, number>>();
-  private nextToken = 0;
-  private readonly numbers = new Map<string, { value: number; expiresAt: number }>();
-
-  constructor(private readonly clock: () => number = Date.now) {}
-
-  clear(): void {
-    this.uses.clear();
-    this.slotHolders.clear();
-    this.numbers.clear();
-  }
-
-  async take(key: string, limits: readonly RateLimit[], now: number): Promise<TakeResult> {
-    const windows = limits.map((limit) => this.window(key, limit, now));
-    const full = windows.filter((w) => w.ends.length >= w.limit.limit);
-    if (full.length > 0) {
-      const retryAfterMs = Math.max(...full.map((w) => w.ends[w.ends.length - w.limit.limit]! - now));
-      return { granted: false, retryAfterMs, windows: windows.map((w) => state(w.limit, w.ends, now)) };
-    }
-    for (const w of windows) insertSorted(w.ends, now + w.limit.windowMs);
-    return { granted: true, retryAfterMs: 0, windows: windows.map((w) => state(w.limit, w.ends, now)) };
-  }
-
-  async consume(key: string, limit: RateLimit, count: number, endsAt: number, now: number): Promise<void> {
-    const { ends } = this.window(key, limit, now);
-    let i = ends.length;
-    while (i > 0 && ends[i - 1]! > endsAt) i--;
-    ends.splice(i, 0, ...Array<number>(Math.min(count, limit.limit)).fill(endsAt));
-  }
-
-  async peek(key: string, limits: readonly RateLimit[], now: number): Promise<WindowState[]> {
-    return limits.map((limit) => state(limit, this.window(key, limit, now).ends, now));
-  }
-
-  async acquireSlot(key: string, max: number, expiresAt: number, now: number): Promise<string | undefined> {
-    const holders = this.holders(key, now);
-    if (holders.size >= max) return undefined;
-    const token = `m${++this.nextToken}`;
-    holders.set(token, expiresAt);
-    return token;
-  }
-
-  async releaseSlot(key: string, token: string): Promise<void> {
-    this.slotHolders.get(key)?.delete(token);
-  }
-
-  async slots(key: string, now: number): Promise<number> {
-    return this.holders(key, now).size;
-  }
-
-  private holders(key: string, now: number): Map<string, number> {
-    let holders = this.slotHolders.get(key);
-    if (!holders) this.slotHolders.set(key, (holders = new Map()));
-    for (const [token, expiresAt] of holders) if (expiresAt <= now) holders.delete(token);
-    return holders;
-  }
-
-  async getNumber(key: string): Promise<number | undefined> {
-    const held = this.numbers.get(key);
-    if (!held) return undefined;
-    if (held.expiresAt <= this.clock()) {
-      this.numbers.delete(key);
-      return undefined;
-    }
-    return held.value;
-  }
-
-  async setNumber(key: string, value: number, expiresAt = Number.POSITIVE_INFINITY): Promise<void> {
-    this.numbers.set(key, { value, expiresAt });
-  }
-
-  async addNumber(key: string, delta: number, expiresAt = Number.POSITIVE_INFINITY): Promise<number> {
-    const value = ((await this.getNumber(key)) ?? 0) + delta;
-    this.numbers.set(key, { value, expiresAt });
-    return value;
-  }
-
-  private window(key: string, limit: RateLimit, now: number) {
-    const id = `${key}|${limit.windowMs}`;
-    let ends = this.uses.get(id);
-    if (!ends) this.uses.set(id, (ends = []));
-    let expired = 0;
-    while (expired < ends.length && ends[expired]! <= now) expired++;
-    if (expired > 0) ends.splice(0, expired);
-    return { limit, ends };
-  }
-}
-
-function state(limit: RateLimit, ends: readonly number[], now: number): WindowState {
-  return {
-    limit: limit.limit,
-    windowMs: limit.windowMs,
-    remaining: Math.max(0, limit.limit - ends.length),
-    refillsInMs: ends.length > 0 ? Math.max(0, ends[0]! - now) : 0,
-  };
-}
-
-function insertSorted(list: number[], value: number): void {
-  let i = list.length;
-  while (i > 0 && list[i - 1]! > value) i--;
-  list.splice(i, 0, value);
-}
+/** After a refusal for the credit balance or the daily cap, how long until a retry makes sense (ms). */
+export const RESERVE_RETRY_MS = 3_600_000;
+/** While the balance is unknown, calls wait for the answer of the one that learns it (ms). */
+export const CREDITS_UNKNOWN_RETRY_MS = 20;
+export const SLOT_POLL_MS = 10;

@@ -4,8 +4,8 @@ import { UpstreamError } from '../errors.js';
 import type { SourceId } from '../providers/types.js';
 import type { Clock } from '../time.js';
 import type { UpstreamResponse } from '../upstream/http.js';
-import type { CreditLedger } from './credits.js';
-import type { BudgetStore, WindowState } from './store.js';
+import { creditRefusal, creditSnapshot, type UpstreamCredits } from './credits.js';
+import type { BudgetStore, Refusal, SettleRequest } from './store.js';
 
 /** What an upstream's own headers say about one of its windows. */
 export interface RateLimitReading {
@@ -18,6 +18,8 @@ export interface RateLimitReading {
 
 export interface UpstreamBudgetOptions {
   source: SourceId;
+  /** The upstream's name in sentences (Nansen, Coin Metrics). */
+  name: string;
   /** Key of this credential's budget; never the credential itself. */
   key: string;
   limits: readonly RateLimit[];
@@ -32,7 +34,8 @@ export interface UpstreamBudgetOptions {
   readLimits: (response: UpstreamResponse) => RateLimitReading[];
   /** How long a 429 asks us to pause (ms), from its headers. */
   retryAfter: (response: UpstreamResponse, now: number) => number | undefined;
-  credits?: CreditLedger;
+  /** An upstream that charges credits per call. */
+  credits?: UpstreamCredits;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
@@ -41,15 +44,17 @@ export interface Permit {
   settle(response: UpstreamResponse | undefined): Promise<void>;
 }
 
-const SLOT_POLL_MS = 10;
 const DEFAULT_PAUSE_MS = 1000;
 const RECORDED_HEADERS = /^(x-)?ratelimit|^retry-after$|^x-nansen-credits|^x-nansen-ratelimit-scope$/;
 
 /**
  * One upstream credential's budget: every configured window, a cap on calls in flight, a
- * pause after a 429, and (Nansen) the credit ledger. A call waits briefly for budget and
- * past `maxWaitMs` is refused with the time budget returns, so the caller can answer
- * stale or 503 with Retry-After. The upstream's own headers correct the local counts.
+ * pause after a 429, and the credits of an upstream that charges them. Each call is one
+ * reservation in the store, which checks all of these and takes all of them or nothing,
+ * and one settlement with what its answer said; so concurrent calls, in one process or
+ * across replicas, never see each other half done. A call waits briefly for budget and
+ * past `maxWaitMs` is refused with the time budget returns, so the caller can answer stale
+ * or 503 with Retry-After. The upstream's own headers correct the local counts.
  *
  * Windows are kept a little longer than configured (2 %, at least 100 ms): the upstream
  * counts a call when it arrives, a moment after we counted it, so an exact local window
@@ -68,30 +73,24 @@ export class UpstreamBudget {
   }
 
   async admit(signal: AbortSignal): Promise<Permit> {
-    const { store, key, clock, maxWaitMs, maxInFlight, credits } = this.options;
+    const { store, key, clock, maxWaitMs, maxInFlight, slotLeaseMs, credits, source, name } = this.options;
     const giveUpAt = clock() + maxWaitMs;
     for (;;) {
       const now = clock();
-      const pausedUntil = (await store.getNumber(`${key}:paused`)) ?? 0;
-      if (pausedUntil > now) {
-        await this.waitOrRefuse(pausedUntil - now, giveUpAt, signal, `${this.options.source} asked us to pause after a 429`);
-        continue;
-      }
-      await credits?.check(now);
-      const slot = await store.acquireSlot(`${key}:slots`, maxInFlight, now + this.options.slotLeaseMs, now);
-      if (slot === undefined) {
-        await this.waitOrRefuse(SLOT_POLL_MS, giveUpAt, signal, `${maxInFlight} calls to ${this.options.source} are already in flight`);
-        continue;
-      }
-      const taken = await store.take(key, this.effective, now);
-      if (!taken.granted) {
-        await store.releaseSlot(`${key}:slots`, slot);
-        await this.waitOrRefuse(taken.retryAfterMs, giveUpAt, signal, `the ${this.options.source} rate-limit budget is spent`);
-        continue;
-      }
-      await credits?.reserve();
-      return { settle: (response) => this.settle(response, slot, now) };
+      const reservation = await store.reserve({ key, limits: this.effective, maxInFlight, leaseUntil: now + slotLeaseMs, ...(credits ? { credits: credits.terms } : {}), now });
+      if (reservation.granted) return { settle: (response) => this.settle(response, reservation.token, now) };
+      const refused = credits && creditRefusal(source, name, reservation.refusal, reservation.retryAfterMs, reservation.credits, credits.terms);
+      if (refused) throw refused;
+      await this.waitOrRefuse(reservation.retryAfterMs, giveUpAt, signal, this.why(reservation.refusal));
     }
+  }
+
+  private why(refusal: Refusal): string {
+    const { source, maxInFlight, name } = this.options;
+    if (refusal === 'paused') return `${source} asked us to pause after a 429`;
+    if (refusal === 'in_flight') return `${maxInFlight} calls to ${source} are already in flight`;
+    if (refusal === 'credits_unknown') return `the ${name} credit balance is not known yet`;
+    return `the ${source} rate-limit budget is spent`;
   }
 
   private async waitOrRefuse(waitMs: number, giveUpAt: number, signal: AbortSignal, why: string): Promise<void> {
@@ -104,20 +103,19 @@ export class UpstreamBudget {
     await this.sleep(Math.max(1, waitMs), signal).catch(() => undefined);
   }
 
-  private async settle(response: UpstreamResponse | undefined, slot: string, admittedAt: number): Promise<void> {
+  /** Everything one answer says, applied in one step: the slot, credits, a pause, late and corrected counts. */
+  private async settle(response: UpstreamResponse | undefined, token: string, admittedAt: number): Promise<void> {
     const { store, key, clock, credits } = this.options;
-    await store.releaseSlot(`${key}:slots`, slot);
-    await credits?.settle(response, clock());
-    if (!response) return;
+    if (!response) return store.release(key, token);
     const now = clock();
-    await this.countLateArrival(admittedAt, now);
     this.lastHeaders = pickHeaders(response);
+    const request: SettleRequest = { key, token, now, late: this.lateUses(admittedAt, now), corrections: this.corrections(response, now) };
     if (response.status === 429) {
       this.upstream429s++;
-      const pauseMs = this.options.retryAfter(response, now) ?? DEFAULT_PAUSE_MS;
-      await store.setNumber(`${key}:paused`, now + pauseMs, now + pauseMs);
+      request.pauseUntil = now + (this.options.retryAfter(response, now) ?? DEFAULT_PAUSE_MS);
     }
-    for (const reading of this.options.readLimits(response)) await this.correct(reading, now);
+    if (credits) request.credits = { ...credits.terms, ...credits.read(response), succeeded: response.status >= 200 && response.status < 300 };
+    await store.settle(request);
   }
 
   /**
@@ -125,44 +123,42 @@ export class UpstreamBudget {
    * was later than the margin our windows allow (a busy event loop, a slow connection), the
    * call also counts from its answer on, so no window frees its slot before the upstream's.
    */
-  private async countLateArrival(admittedAt: number, answeredAt: number): Promise<void> {
-    for (const [i, limit] of this.effective.entries()) {
-      const margin = limit.windowMs - this.options.limits[i]!.windowMs;
-      if (answeredAt - admittedAt > margin) await this.options.store.consume(this.options.key, limit, 1, answeredAt + this.options.limits[i]!.windowMs, answeredAt);
-    }
+  private lateUses(admittedAt: number, answeredAt: number): SettleRequest['late'] {
+    return this.effective.flatMap((limit, i) => {
+      const configured = this.options.limits[i]!.windowMs;
+      return answeredAt - admittedAt > limit.windowMs - configured ? [{ limit, endsAt: answeredAt + configured }] : [];
+    });
   }
 
-  /** When the upstream has fewer uses left than we think, count the difference as used. */
-  private async correct(reading: RateLimitReading, now: number): Promise<void> {
-    const { limits } = this.options;
-    let index = limits.findIndex((l) => (reading.windowMs !== undefined ? l.windowMs === reading.windowMs : l.limit === reading.limit));
-    if (index < 0 && reading.windowMs === undefined && limits.length === 1) index = 0;
-    const limit = this.effective[index];
-    if (!limit) return;
-    const [local] = await this.options.store.peek(this.options.key, [limit], now);
-    const missing = Math.min(limit.limit, (local?.remaining ?? 0) - reading.remaining);
-    if (missing <= 0) return;
-    await this.options.store.consume(this.options.key, limit, missing, now + (reading.resetMs ?? limit.windowMs), now);
+  /** Where the upstream has fewer uses left than we count, the store counts the difference as used. */
+  private corrections(response: UpstreamResponse, now: number): SettleRequest['corrections'] {
+    const { limits, readLimits } = this.options;
+    return readLimits(response).flatMap((reading) => {
+      let index = limits.findIndex((l) => (reading.windowMs !== undefined ? l.windowMs === reading.windowMs : l.limit === reading.limit));
+      if (index < 0 && reading.windowMs === undefined && limits.length === 1) index = 0;
+      const limit = this.effective[index];
+      return limit ? [{ limit, remaining: reading.remaining, endsAt: now + (reading.resetMs ?? limit.windowMs) }] : [];
+    });
   }
 
+  /** The budget as admission sees it now, in whatever mode the store is. */
   async snapshot() {
     const { store, key, clock, limits, maxInFlight, credits, source } = this.options;
     const now = clock();
-    const windows: WindowState[] = await store.peek(key, this.effective, now);
-    const pausedUntil = (await store.getNumber(`${key}:paused`)) ?? 0;
+    const state = await store.upstreamState(key, this.effective, credits !== undefined, now);
     return {
       source,
-      windows: windows.map((w, i) => ({
+      windows: state.windows.map((w, i) => ({
         limit: limits[i]!.text,
         remaining: w.remaining,
         refills_in_s: Math.ceil(w.refillsInMs / 1000),
       })),
-      in_flight: await store.slots(`${key}:slots`, now),
+      in_flight: state.inFlight,
       max_in_flight: maxInFlight,
-      paused_for_s: Math.max(0, Math.ceil((pausedUntil - now) / 1000)),
+      paused_for_s: Math.max(0, Math.ceil((state.pausedUntil - now) / 1000)),
       upstream_429s: this.upstream429s,
       last_rate_limit_headers: this.lastHeaders,
-      ...(credits ? { credits: await credits.snapshot(now) } : {}),
+      ...(credits && state.credits ? { credits: creditSnapshot(state.credits, credits.terms, now) } : {}),
     };
   }
 }

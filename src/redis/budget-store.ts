@@ -1,6 +1,26 @@
 import type { Redis } from 'ioredis';
 import type { RateLimit } from '../config.js';
-import type { BudgetStore, TakeResult, WindowState } from '../budget/store.js';
+import { spentKey } from '../budget/memory-store.js';
+import {
+  CREDITS_UNKNOWN_RETRY_MS,
+  RESERVE_RETRY_MS,
+  SLOT_POLL_MS,
+  type AllowanceRequest,
+  type AllowanceReservation,
+  type AllowanceState,
+  type BudgetStore,
+  type CircuitState,
+  type CreditState,
+  type Refusal,
+  type ReserveRequest,
+  type Reservation,
+  type SettleRequest,
+  type TakeResult,
+  type UpstreamState,
+  type WindowState,
+} from '../budget/store.js';
+import { DAY_MS, utcDayStart } from '../time.js';
+import { ALLOWANCE_STATE, CIRCUIT_CHECK, CIRCUIT_RECORD, RESERVE, RESERVE_ALLOWANCE, SETTLE, SETTLE_ALLOWANCE, UPSTREAM_STATE } from './budget-scripts.js';
 import type { RedisConnection } from './connection.js';
 
 /**
@@ -45,32 +65,23 @@ end
 return out
 `;
 
-/** KEYS[1] sorted set of slot holders. ARGV: now, max, expiresAt, token. */
-const ACQUIRE_SLOT = `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], math.ceil(tonumber(last[2])))
-return 1
-`;
-
-/** KEYS[1] number; ARGV: delta, expiresAt (0 = none). */
-const ADD_NUMBER = `
-local value = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
-if tonumber(ARGV[2]) > 0 then redis.call('PEXPIREAT', KEYS[1], ARGV[2]) end
-return value
-`;
+type Reply = (string | number)[];
 
 declare module 'ioredis' {
   interface RedisCommander {
     netflowsTake(...args: (string | number)[]): Promise<number[]>;
-    netflowsAcquireSlot(key: string, now: number, max: number, expiresAt: number, token: string): Promise<number>;
-    netflowsAddNumber(key: string, delta: number, expiresAt: number): Promise<string>;
+    netflowsReserve(...args: (string | number)[]): Promise<Reply>;
+    netflowsSettle(...args: (string | number)[]): Promise<number>;
+    netflowsUpstreamState(...args: (string | number)[]): Promise<number[]>;
+    netflowsReserveAllowance(...args: (string | number)[]): Promise<number[]>;
+    netflowsSettleAllowance(...args: (string | number)[]): Promise<number>;
+    netflowsAllowanceState(...args: (string | number)[]): Promise<number[]>;
+    netflowsCircuitCheck(...args: (string | number)[]): Promise<number>;
+    netflowsCircuitRecord(...args: (string | number)[]): Promise<number>;
   }
 }
 
-/** The budget store in Redis: every replica spends one budget, with Lua scripts for atomicity. */
+/** The budget store in Redis: every replica spends one budget, each operation one Lua script. */
 export class RedisBudgetStore implements BudgetStore {
   private sequence = 0;
   private readonly instance = Math.random().toString(36).slice(2, 10);
@@ -78,12 +89,18 @@ export class RedisBudgetStore implements BudgetStore {
   constructor(private readonly redis: RedisConnection) {
     const client: Redis = redis.client;
     client.defineCommand('netflowsTake', { lua: TAKE });
-    client.defineCommand('netflowsAcquireSlot', { numberOfKeys: 1, lua: ACQUIRE_SLOT });
-    client.defineCommand('netflowsAddNumber', { numberOfKeys: 1, lua: ADD_NUMBER });
+    client.defineCommand('netflowsReserve', { lua: RESERVE });
+    client.defineCommand('netflowsSettle', { lua: SETTLE });
+    client.defineCommand('netflowsUpstreamState', { lua: UPSTREAM_STATE });
+    client.defineCommand('netflowsReserveAllowance', { numberOfKeys: 3, lua: RESERVE_ALLOWANCE });
+    client.defineCommand('netflowsSettleAllowance', { numberOfKeys: 3, lua: SETTLE_ALLOWANCE });
+    client.defineCommand('netflowsAllowanceState', { numberOfKeys: 3, lua: ALLOWANCE_STATE });
+    client.defineCommand('netflowsCircuitCheck', { numberOfKeys: 2, lua: CIRCUIT_CHECK });
+    client.defineCommand('netflowsCircuitRecord', { numberOfKeys: 3, lua: CIRCUIT_RECORD });
   }
 
   async take(key: string, limits: readonly RateLimit[], now: number): Promise<TakeResult> {
-    const keys = limits.map((l) => `budget:${key}:${l.windowMs}`);
+    const keys = limits.map((l) => windowKey(key, l));
     const args = limits.flatMap((l) => [l.limit, l.windowMs]);
     const reply = await this.redis.run((c) => c.netflowsTake(keys.length, ...keys, now, ...args, this.uniqueId()));
     const windows: WindowState[] = limits.map((l, i) => ({
@@ -95,59 +112,115 @@ export class RedisBudgetStore implements BudgetStore {
     return { granted: Number(reply[0]) === 1, retryAfterMs: Math.max(0, Number(reply[1])), windows };
   }
 
-  async consume(key: string, limit: RateLimit, count: number, endsAt: number): Promise<void> {
-    const members = Array.from({ length: count }, () => [endsAt, this.uniqueId()] as const).flat();
-    await this.redis.run((c) => c.zadd(`budget:${key}:${limit.windowMs}`, ...members));
-  }
-
   async peek(key: string, limits: readonly RateLimit[], now: number): Promise<WindowState[]> {
-    return Promise.all(
-      limits.map(async (l) => {
-        const setKey = `budget:${key}:${l.windowMs}`;
-        const [count, first] = await this.redis.run((c) =>
-          Promise.all([c.zcount(setKey, `(${now}`, '+inf'), c.zrangebyscore(setKey, `(${now}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)]),
-        );
-        return {
-          limit: l.limit,
-          windowMs: l.windowMs,
-          remaining: Math.max(0, l.limit - count),
-          refillsInMs: first[1] ? Math.max(0, Number(first[1]) - now) : 0,
-        };
-      }),
-    );
+    return (await this.upstreamState(key, limits, false, now)).windows;
   }
 
-  async acquireSlot(key: string, max: number, expiresAt: number, now: number): Promise<string | undefined> {
+  async consume(key: string, limit: RateLimit, count: number, endsAt: number): Promise<void> {
+    const members = Array.from({ length: Math.min(count, limit.limit) }, () => [endsAt, this.uniqueId()] as const).flat();
+    if (members.length > 0) await this.redis.run((c) => c.zadd(windowKey(key, limit), ...members));
+  }
+
+  async reserve({ key, limits, maxInFlight, leaseUntil, credits, now }: ReserveRequest): Promise<Reservation> {
     const token = this.uniqueId();
-    const granted = await this.redis.run((c) => c.netflowsAcquireSlot(`slots:${key}`, now, max, expiresAt, token));
-    return granted === 1 ? token : undefined;
+    const keys = [...ledgerKeys(key, now), ...limits.map((l) => windowKey(key, l))];
+    const args = [
+      now, maxInFlight, leaseUntil, token, credits ? 1 : 0, credits?.cost ?? 0, credits?.reserve ?? 0, credits?.dailyCap ?? -1, credits?.recheckMs ?? 0,
+      utcDayStart(now) + DAY_MS, CREDITS_UNKNOWN_RETRY_MS, RESERVE_RETRY_MS, SLOT_POLL_MS, ...limits.flatMap((l) => [l.limit, l.windowMs]),
+    ];
+    const reply = await this.redis.run((c) => c.netflowsReserve(keys.length, ...keys, ...args));
+    const [remaining, spentToday, inFlight, closedUntil] = reply.slice(2).map(Number) as [number, number, number, number];
+    const ledger = credits ? { credits: { remaining: remaining < 0 ? null : remaining, spentToday, inFlight, closedUntil } } : {};
+    if (reply[0] === '') return { granted: true, token, ...ledger };
+    return { granted: false, refusal: String(reply[0]) as Refusal, retryAfterMs: Math.max(1, Number(reply[1])), ...(reply.length >= 6 ? ledger : {}) };
   }
 
-  async releaseSlot(key: string, token: string): Promise<void> {
-    await this.redis.run((c) => c.zrem(`slots:${key}`, token));
+  async settle({ key, token, now, credits, pauseUntil, late, corrections }: SettleRequest): Promise<void> {
+    const limits = [...new Map([...late, ...corrections].map((x) => [x.limit.windowMs, x.limit])).values()];
+    const keys = [...ledgerKeys(key, now), ...limits.map((l) => windowKey(key, l))];
+    const args = [
+      now, token, credits ? 1 : 0, credits?.used ?? -1, credits?.remaining ?? -1, credits?.succeeded ? 1 : 0, credits?.exhausted ? 1 : 0, credits?.cost ?? 0,
+      credits?.recheckMs ?? 0, utcDayStart(now) + 2 * DAY_MS - now, pauseUntil ?? 0,
+      ...limits.flatMap((limit) => {
+        const lateUse = late.find((l) => l.limit.windowMs === limit.windowMs);
+        const reading = corrections.find((c) => c.limit.windowMs === limit.windowMs);
+        return [limit.limit, lateUse ? 1 : 0, lateUse?.endsAt ?? 0, reading?.remaining ?? -1, reading?.endsAt ?? 0];
+      }),
+    ];
+    await this.redis.run((c) => c.netflowsSettle(keys.length, ...keys, ...args));
   }
 
-  async slots(key: string, now: number): Promise<number> {
-    return this.redis.run((c) => c.zcount(`slots:${key}`, `(${now}`, '+inf'));
+  async release(key: string, token: string): Promise<void> {
+    await this.redis.run((c) => c.multi().zrem(`slots:${key}`, token).hdel(`slot-costs:${key}`, token).exec());
   }
 
-  async getNumber(key: string): Promise<number | undefined> {
-    const value = await this.redis.run((c) => c.get(`number:${key}`));
-    return value === null ? undefined : Number(value);
+  async upstreamState(key: string, limits: readonly RateLimit[], credits: boolean, now: number): Promise<UpstreamState> {
+    const keys = [...ledgerKeys(key, now), ...limits.map((l) => windowKey(key, l))];
+    const reply = (await this.redis.run((c) => c.netflowsUpstreamState(keys.length, ...keys, now, ...limits.map((l) => l.limit)))).map(Number);
+    const [inFlight, pausedUntil, remaining, spentToday, pending, closedUntil] = reply as [number, number, number, number, number, number];
+    const creditState: CreditState = { remaining: remaining < 0 ? null : remaining, spentToday, inFlight: pending, closedUntil };
+    return {
+      windows: limits.map((l, i) => ({ limit: l.limit, windowMs: l.windowMs, remaining: reply[6 + 2 * i]!, refillsInMs: reply[7 + 2 * i]! })),
+      inFlight,
+      pausedUntil,
+      ...(credits ? { credits: creditState } : {}),
+    };
   }
 
-  async setNumber(key: string, value: number, expiresAt?: number): Promise<void> {
+  async reserveAllowance({ key, amount, allowance, leaseUntil, now }: AllowanceRequest): Promise<AllowanceReservation> {
+    const token = this.uniqueId();
+    const reply = (await this.redis.run((c) => c.netflowsReserveAllowance(...allowanceKeys(key, now), now, leaseUntil, token, amount, allowance))).map(Number);
+    const held = { spentToday: reply[1]!, inFlight: reply[2]! };
+    return reply[0] === 1 ? { granted: true, token, ...held } : { granted: false, ...held };
+  }
+
+  async settleAllowance(key: string, token: string | undefined, spent: number, now: number): Promise<void> {
+    await this.redis.run((c) => c.netflowsSettleAllowance(...allowanceKeys(key, now), token ?? '', spent, utcDayStart(now) + 2 * DAY_MS - now));
+  }
+
+  async allowanceState(key: string, now: number): Promise<AllowanceState> {
+    const [spentToday, inFlight] = (await this.redis.run((c) => c.netflowsAllowanceState(...allowanceKeys(key, now), now))).map(Number);
+    return { spentToday: spentToday!, inFlight: inFlight! };
+  }
+
+  async circuitCheck(key: string, cooldownMs: number, now: number): Promise<number> {
+    return Number(await this.redis.run((c) => c.netflowsCircuitCheck(`number:${key}:open-until`, `number:${key}:probe-until`, now, cooldownMs)));
+  }
+
+  async circuitRecord(key: string, ok: boolean, threshold: number, cooldownMs: number, now: number): Promise<void> {
     await this.redis.run((c) =>
-      expiresAt !== undefined && Number.isFinite(expiresAt) ? c.set(`number:${key}`, String(value), 'PXAT', Math.ceil(expiresAt)) : c.set(`number:${key}`, String(value)),
+      c.netflowsCircuitRecord(`number:${key}:failures`, `number:${key}:open-until`, `number:${key}:probe-until`, ok ? 1 : 0, now, threshold, cooldownMs),
     );
   }
 
-  async addNumber(key: string, delta: number, expiresAt?: number): Promise<number> {
-    const at = expiresAt !== undefined && Number.isFinite(expiresAt) ? Math.ceil(expiresAt) : 0;
-    return Number(await this.redis.run((c) => c.netflowsAddNumber(`number:${key}`, delta, at)));
+  async circuitState(key: string, now: number): Promise<CircuitState> {
+    const openUntil = Number((await this.redis.run((c) => c.get(`number:${key}:open-until`))) ?? 0);
+    if (openUntil === 0) return 'closed';
+    return now < openUntil ? 'open' : 'half_open';
   }
 
   private uniqueId(): string {
     return `r${this.instance}:${++this.sequence}`;
   }
+}
+
+function windowKey(key: string, limit: RateLimit): string {
+  return `budget:${key}:${limit.windowMs}`;
+}
+
+/** The seven keys every upstream-budget script takes first, in its order. */
+function ledgerKeys(key: string, now: number): string[] {
+  return [
+    `number:${key}:paused`,
+    `slots:${key}`,
+    `slot-costs:${key}`,
+    `number:${key}:credits:remaining`,
+    `number:${key}:credits:closed`,
+    `number:${spentKey(key, now)}`,
+    `number:${key}:credits:settled`,
+  ];
+}
+
+function allowanceKeys(key: string, now: number): [string, string, string] {
+  return [`leases:${key}:reserved`, `lease-costs:${key}:reserved`, `number:${spentKey(key, now)}`];
 }

@@ -1,20 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { parseRateLimits } from '../../src/config.js';
-import { CreditLedger, CREDIT_RECHECK_MS } from '../../src/budget/credits.js';
-import { MemoryBudgetStore } from '../../src/budget/store.js';
+import { CREDIT_RECHECK_MS } from '../../src/budget/credits.js';
+import { MemoryBudgetStore } from '../../src/budget/memory-store.js';
+import { readNansenCredits } from '../../src/providers/nansen/client.js';
 import { UpstreamBudget, type RateLimitReading } from '../../src/budget/upstream-budget.js';
 import { UpstreamError } from '../../src/errors.js';
 import type { UpstreamResponse } from '../../src/upstream/http.js';
 
 function setup(options: { limits?: string; maxWaitMs?: number; maxInFlight?: number; credits?: { reserve: number; dailyCap?: number } } = {}) {
   const clock = { now: Date.parse('2026-11-21T10:00:00Z') };
-  const store = new MemoryBudgetStore(() => clock.now);
+  const store = new MemoryBudgetStore();
   const slept: number[] = [];
   const ledger = options.credits
-    ? new CreditLedger({ store, key: 'n:credits', costPerCall: 5, reserve: options.credits.reserve, dailyCap: options.credits.dailyCap })
+    ? { terms: { cost: 5, reserve: options.credits.reserve, dailyCap: options.credits.dailyCap, recheckMs: CREDIT_RECHECK_MS }, read: readNansenCredits }
     : undefined;
   const budget = new UpstreamBudget({
     source: 'coinmetrics',
+    name: 'Nansen',
     key: 'cm:test',
     limits: parseRateLimits(options.limits ?? '10/6s')!,
     maxInFlight: options.maxInFlight ?? 10,

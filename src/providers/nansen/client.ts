@@ -1,5 +1,6 @@
 import { UpstreamError } from '../../errors.js';
 import type { Secret } from '../../secret.js';
+import type { CreditReading } from '../../budget/credits.js';
 import type { RateLimitReading } from '../../budget/upstream-budget.js';
 import { header, isRecord, parseJsonBody, retryAfterMs, wholeHeader, type UpstreamClient, type UpstreamResponse } from '../../upstream/http.js';
 
@@ -59,6 +60,15 @@ export async function fetchNetflowPage(
 
 export function creditsRemaining(response: UpstreamResponse): number | undefined {
   return wholeHeader(response, 'x-nansen-credits-remaining');
+}
+
+/** `X-Nansen-Credits-Used` and `-Remaining`, and whether the answer is the 403 of an account without credits. */
+export function readNansenCredits(response: UpstreamResponse): CreditReading {
+  return {
+    used: wholeHeader(response, 'x-nansen-credits-used'),
+    remaining: creditsRemaining(response),
+    exhausted: response.status === 403 && errorCode(response) === 'insufficient_credits',
+  };
 }
 
 /** `X-RateLimit-{Limit,Remaining}-{Second,Minute}` (Kong's convention), for the budget. */

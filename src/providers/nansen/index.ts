@@ -44,7 +44,12 @@ export function createNansenProvider({ config, apiKey, client, cache, clock, log
     },
 
     async fetch(query: NetflowsQuery, context: FetchContext): Promise<SourceAnswer> {
-      const answers = await Promise.all(cohortsOf(query).map((cohort) => fetchCohort(query, cohort, context)));
+      // Every cohort's calls end before the answer does, so nothing this request started is still spending.
+      const settled = await Promise.allSettled(cohortsOf(query).map((cohort) => fetchCohort(query, cohort, context)));
+      const answers = settled.map((s) => {
+        if (s.status === 'rejected') throw s.reason;
+        return s.value;
+      });
       const warnings = answers.filter((a) => a.truncated).map((a) => `nansen: ${a.entity} was read to ${MAX_PAGES} pages; rows beyond were not fetched`);
       const error = answers.find((a) => a.error)?.error;
       return {
