@@ -140,8 +140,14 @@ export function transportFailure(source: SourceId, error: unknown, timedOut: boo
 }
 
 /** Why stale data stood in for a source: its failure, in the words a caller may see. */
-export function staleReason(error: unknown): { code: string; detail: string } {
-  return error instanceof UpstreamError
-    ? { code: error.failure, detail: error.message }
-    : { code: 'upstream_error', detail: 'the upstream call failed' };
+export interface StaleReason {
+  code: string;
+  detail: string;
+}
+
+export function staleReason(error: unknown): StaleReason {
+  if (error instanceof UpstreamError) return { code: error.failure, detail: error.message };
+  const reason = error as Partial<StaleReason> | null;
+  if (typeof reason?.code === 'string' && typeof reason.detail === 'string') return { code: reason.code, detail: reason.detail };
+  return { code: 'upstream_error', detail: 'the upstream call failed' };
 }

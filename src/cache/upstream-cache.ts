@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
+import { staleReason, type StaleReason } from '../errors.js';
 import type { CacheOutcome } from '../providers/types.js';
 import type { Clock } from '../time.js';
 
@@ -9,6 +10,8 @@ export interface CacheEntry<V> {
   storedAt: number;
   /** Until then the entry is served as is. */
   freshUntil: number;
+  /** Set once a refresh of this entry failed: every answer from it is stale until a refresh succeeds. */
+  refreshFailed?: StaleReason;
 }
 
 /** What a loader hands back: the value, how long it stays fresh, and its size for the memory bound. */
@@ -31,6 +34,10 @@ export interface SharedCacheTier {
   /** The right to load `key` for `ms`: a token, or undefined while another replica holds it. */
   lease(key: string, ms: number): Promise<string | undefined>;
   unlease(key: string, token: string): Promise<void>;
+  /** Tells every replica that refreshing the entry stored at `storedAt` failed. */
+  markFailed(key: string, storedAt: number, reason: StaleReason, keepForMs: number): Promise<void>;
+  /** Why refreshing the entry stored at `storedAt` failed, if it did. */
+  failure(key: string, storedAt: number): Promise<StaleReason | undefined>;
 }
 
 export interface UpstreamCacheOptions {
@@ -53,8 +60,8 @@ export type Usability = 'fresh' | 'revalidate' | 'stale-if-error' | 'expired';
 export interface CacheResult<V> {
   entry: CacheEntry<V>;
   outcome: CacheOutcome;
-  /** Set when `outcome` is stale because the refresh failed: the failure. */
-  error?: unknown;
+  /** Set when `outcome` is stale because a refresh failed: why. */
+  error?: StaleReason;
 }
 
 type Load = () => Promise<Loaded<unknown>>;
@@ -120,8 +127,10 @@ export class UpstreamCache {
     if (local || !this.options.shared) return local;
     const shared = await this.options.shared.get<V>(key);
     if (!shared || this.usability(shared) === 'expired') return undefined;
-    this.lru.set(key, { ...shared, sizeBytes: approximateSize(shared.value) }, { ttl: this.keepForMs(shared.freshUntil - this.options.clock()) });
-    return shared;
+    const failed = this.usability(shared) === 'fresh' ? undefined : await this.options.shared.failure(key, shared.storedAt);
+    const entry: StoredEntry = { ...shared, sizeBytes: approximateSize(shared.value), ...(failed ? { refreshFailed: failed } : {}) };
+    this.lru.set(key, entry, { ttl: this.keepForMs(shared.freshUntil - this.options.clock()) });
+    return entry as CacheEntry<V>;
   }
 
   /** The entry held for `key`, however old, without touching recency; undefined when none. */
@@ -150,17 +159,41 @@ export class UpstreamCache {
     return entry as CacheEntry<V>;
   }
 
-  /** Starts a refresh that nobody waits for; a failure is reported, never thrown. */
-  refreshInBackground<V>(key: string, load: () => Promise<Loaded<V>>): void {
+  /**
+   * Starts a refresh that nobody waits for; a failure is reported, never thrown, and marks
+   * the entries it was to replace (`covers`, by default the key's own) as failed.
+   */
+  refreshInBackground<V>(key: string, load: () => Promise<Loaded<V>>, covers: readonly string[] = [key]): void {
     this.load(key, load).catch((error: unknown) => {
+      this.markFailed(covers, error);
       for (const listener of this.backgroundErrorListeners) listener(key, error);
     });
   }
 
+  /** Marks the entries held for `keys` as failed to refresh, here and in the shared tier. */
+  markFailed(keys: readonly string[], error: unknown): void {
+    const reason = staleReason(error);
+    for (const key of keys) {
+      const entry = this.lru.peek(key, { allowStale: true });
+      if (!entry) continue;
+      entry.refreshFailed = reason;
+      void this.options.shared?.markFailed(key, entry.storedAt, reason, this.keepForMs(entry.freshUntil - this.options.clock())).catch(() => undefined);
+    }
+  }
+
+  /** Why the held entry failed to refresh, as this replica or another one found, if it did. */
+  private async refreshFailure(key: string, entry: CacheEntry<unknown>): Promise<StaleReason | undefined> {
+    if (entry.refreshFailed || !this.options.shared) return entry.refreshFailed;
+    const failed = await this.options.shared.failure(key, entry.storedAt);
+    if (failed) entry.refreshFailed = failed;
+    return failed;
+  }
+
   /**
    * The whole policy for one key: fresh → hit; expired within the revalidate window →
-   * served at once and refreshed once in the background; otherwise loaded, and if that
-   * fails, an entry within the stale-if-error window is served instead.
+   * served at once and refreshed once in the background (stale with the failure once a
+   * refresh has failed); otherwise loaded, and if that fails, an entry within the
+   * stale-if-error window is served instead.
    */
   async get<V>(key: string, load: () => Promise<Loaded<V>>): Promise<CacheResult<V>> {
     const held = await this.adopt<V>(key);
@@ -170,15 +203,17 @@ export class UpstreamCache {
       return { entry: held, outcome: 'hit' };
     }
     if (held && usability === 'revalidate') {
+      const failed = await this.refreshFailure(key, held);
       this.refreshInBackground(key, load);
-      return { entry: held, outcome: 'stale' };
+      return { entry: held, outcome: 'stale', ...(failed ? { error: failed } : {}) };
     }
     try {
       const entry = await this.load(key, load);
       return { entry, outcome: entry.fetched ? 'miss' : 'hit' };
     } catch (error) {
+      this.markFailed([key], error);
       const fallback = this.peek<V>(key);
-      if (fallback) return { entry: fallback, outcome: 'stale', error };
+      if (fallback) return { entry: fallback, outcome: 'stale', error: staleReason(error) };
       throw error;
     }
   }

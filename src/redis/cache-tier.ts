@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CacheEntry, SharedCacheTier } from '../cache/upstream-cache.js';
+import type { StaleReason } from '../errors.js';
 import type { RedisConnection } from './connection.js';
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
@@ -43,6 +44,24 @@ export class RedisCacheTier implements SharedCacheTier {
       return granted === 'OK' ? token : undefined;
     } catch {
       return 'local';
+    }
+  }
+
+  async markFailed(key: string, storedAt: number, reason: StaleReason, keepForMs: number): Promise<void> {
+    try {
+      await this.redis.run((c) => c.set(`failed:${key}`, JSON.stringify({ storedAt, ...reason }), 'PX', Math.max(1, Math.ceil(keepForMs))));
+    } catch {
+      // other replicas find out by failing themselves
+    }
+  }
+
+  async failure(key: string, storedAt: number): Promise<StaleReason | undefined> {
+    try {
+      const text = await this.redis.run((c) => c.get(`failed:${key}`));
+      const mark = text === null ? undefined : (JSON.parse(text) as StaleReason & { storedAt: number });
+      return mark?.storedAt === storedAt ? { code: mark.code, detail: mark.detail } : undefined;
+    } catch {
+      return undefined;
     }
   }
 

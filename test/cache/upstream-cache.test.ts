@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UpstreamCache, type Loaded } from '../../src/cache/upstream-cache.js';
+import { UpstreamError } from '../../src/errors.js';
 
 function setup(options: Partial<{ maxBytes: number; swr: number; sie: number }> = {}) {
   const clock = { now: 1_000_000 };
@@ -72,12 +73,28 @@ describe('UpstreamCache', () => {
     const t = setup();
     await t.cache.get('k', t.load);
     t.clock.now += 60_000 + 600_000;
-    t.failWith(new Error('upstream 500'));
+    t.failWith(new UpstreamError('nansen', 'upstream_error', 'Nansen answered 500'));
     const result = await t.cache.get('k', t.load);
-    expect(result).toMatchObject({ outcome: 'stale', entry: { value: 'v1' } });
-    expect((result.error as Error).message).toBe('upstream 500');
+    expect(result).toMatchObject({ outcome: 'stale', entry: { value: 'v1' }, error: { code: 'upstream_error', detail: 'Nansen answered 500' } });
     t.failWith(undefined);
     expect(await t.cache.get('k', t.load)).toMatchObject({ outcome: 'miss', entry: { value: 'v3' } });
+  });
+
+  it('says stale with the failure once a background refresh failed, until a refresh succeeds', async () => {
+    const t = setup();
+    await t.cache.get('k', t.load);
+    t.clock.now += 60_000 + 1_000;
+    t.failWith(new UpstreamError('coinmetrics', 'upstream_error', 'Coin Metrics answered 500'));
+    expect(await t.cache.get('k', t.load)).toEqual({ outcome: 'stale', entry: expect.objectContaining({ value: 'v1' }) });
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 2; i++) {
+      expect(await t.cache.get('k', t.load)).toMatchObject({ outcome: 'stale', entry: { value: 'v1' }, error: { code: 'upstream_error', detail: 'Coin Metrics answered 500' } });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    t.failWith(undefined);
+    await t.cache.get('k', t.load);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await t.cache.get('k', t.load)).toMatchObject({ outcome: 'hit', entry: { value: 'v5' } });
   });
 
   it('throws when the load fails and nothing usable is held', async () => {

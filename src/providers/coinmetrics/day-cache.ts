@@ -1,4 +1,5 @@
 import { approximateSize, type CacheEntry, type UpstreamCache } from '../../cache/upstream-cache.js';
+import { staleReason, type StaleReason } from '../../errors.js';
 import type { CacheOutcome } from '../types.js';
 import { DAY_MS, isoDay } from '../../time.js';
 import type { Exchange } from './catalog.js';
@@ -18,8 +19,8 @@ export interface DaysAnswer {
   /** Earliest freshness and storage time of the entries used (ms). */
   freshUntil: number;
   storedAt: number;
-  /** Set when stale data stands in for a failed fetch. */
-  error?: unknown;
+  /** Set when stale data stands in for a failed fetch: why. */
+  error?: StaleReason;
 }
 
 export interface DayCacheOptions {
@@ -66,15 +67,16 @@ export class CoinMetricsDayCache {
     const key = spanKey(exchangeKey, query.assets, query.startDay, query.endDay);
     const load = () => this.load(key, exchangeKey, query, latestDay);
     if (plan.allRevalidatable) {
-      this.options.cache.refreshInBackground(key, load);
+      this.options.cache.refreshInBackground(key, load, plan.staleKeys);
       return this.assemble(assets, exchangeKey, startDay, endDay, 'stale');
     }
     let fetched: boolean | undefined;
     try {
       ({ fetched } = await this.options.cache.load(key, load));
     } catch (error) {
+      this.options.cache.markFailed(plan.staleKeys, error);
       if (!plan.allUsableStale) throw error;
-      return { ...this.assemble(assets, exchangeKey, startDay, endDay, 'stale'), error };
+      return { ...this.assemble(assets, exchangeKey, startDay, endDay, 'stale'), error: staleReason(error) };
     }
     // Another replica may have loaded the span: learn of it and of its settled half.
     this.remember(key, exchangeKey, query.assets);
@@ -82,26 +84,28 @@ export class CoinMetricsDayCache {
     return this.assemble(assets, exchangeKey, startDay, endDay, fetched ? 'miss' : 'hit');
   }
 
-  /** Which days lack a fresh entry, and whether stale entries could stand in for them. */
+  /** Which days lack a fresh entry, whether stale entries could stand in for them, and which. */
   private plan(assets: readonly string[], exchangeKey: string, startDay: number, endDay: number) {
     const uncovered = new Set<number>();
     const uncoveredAssets: string[] = [];
+    const staleKeys = new Set<string>();
     let allRevalidatable = true;
     let allUsableStale = true;
     for (const asset of assets) {
       let assetUncovered = false;
       for (let day = startDay; day <= endDay; day += DAY_MS) {
         const best = this.bestCover(asset, exchangeKey, day);
-        const usability = best ? this.options.cache.usability(best) : 'expired';
+        const usability = best ? this.options.cache.usability(best.entry) : 'expired';
         if (usability === 'fresh') continue;
         uncovered.add(day);
         assetUncovered = true;
+        if (best) staleKeys.add(best.key);
         if (usability !== 'revalidate') allRevalidatable = false;
         if (usability === 'expired') allUsableStale = false;
       }
       if (assetUncovered) uncoveredAssets.push(asset);
     }
-    return { uncovered: [...uncovered], uncoveredAssets, allRevalidatable, allUsableStale };
+    return { uncovered: [...uncovered], uncoveredAssets, staleKeys: [...staleKeys], allRevalidatable, allUsableStale };
   }
 
   private async load(key: string, exchangeKey: string, query: AssetMetricsQuery, latestDay: number) {
@@ -131,16 +135,16 @@ export class CoinMetricsDayCache {
     }
   }
 
-  /** The held entry covering (asset, day) that stays fresh longest. */
-  private bestCover(asset: string, exchangeKey: string, day: number): CacheEntry<DaySpan> | undefined {
+  /** The held entry covering (asset, day) that stays fresh longest, with its key. */
+  private bestCover(asset: string, exchangeKey: string, day: number): { key: string; entry: CacheEntry<DaySpan> } | undefined {
     const keys = this.index.get(`${asset}|${exchangeKey}`);
-    let best: CacheEntry<DaySpan> | undefined;
+    let best: { key: string; entry: CacheEntry<DaySpan> } | undefined;
     for (const key of keys ?? []) {
       const entry = this.options.cache.peek<DaySpan>(key);
       if (!entry) continue;
       const span = entry.value;
       if (day < span.startDay || day > span.endDay || !span.assets[asset]) continue;
-      if (!best || entry.freshUntil > best.freshUntil) best = entry;
+      if (!best || entry.freshUntil > best.entry.freshUntil) best = { key, entry };
     }
     return best;
   }
@@ -149,12 +153,15 @@ export class CoinMetricsDayCache {
     const byAsset = new Map<string, AssetDays>();
     let freshUntil = Number.POSITIVE_INFINITY;
     let storedAt = Number.POSITIVE_INFINITY;
+    let error: StaleReason | undefined;
     for (const asset of assets) {
       const merged: AssetDays = { asset, supported: [], days: {} };
       let any = false;
       for (let day = startDay; day <= endDay; day += DAY_MS) {
-        const entry = this.bestCover(asset, exchangeKey, day);
+        const entry = this.bestCover(asset, exchangeKey, day)?.entry;
         if (!entry) continue;
+        // An entry whose refresh failed makes the whole answer stale, whatever else is fresh.
+        if (this.options.cache.usability(entry) !== 'fresh') error ??= entry.refreshFailed;
         const data = entry.value.assets[asset]!;
         any = true;
         freshUntil = Math.min(freshUntil, entry.freshUntil);
@@ -165,7 +172,7 @@ export class CoinMetricsDayCache {
       }
       if (any && merged.supported.length > 0) byAsset.set(asset, merged);
     }
-    return { byAsset, outcome, freshUntil, storedAt };
+    return { byAsset, outcome: error ? 'stale' : outcome, freshUntil, storedAt, ...(error ? { error } : {}) };
   }
 }
 

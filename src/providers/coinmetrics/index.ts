@@ -1,7 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { UpstreamCache } from '../../cache/upstream-cache.js';
 import type { CoinMetricsConfig } from '../../config.js';
-import { staleReason } from '../../errors.js';
 import { DAY_MS, latestCompleteDay, type Clock } from '../../time.js';
 import type { UpstreamClient } from '../../upstream/http.js';
 import type { NetflowRecord, NetflowsQuery, Provider, SourceAnswer } from '../types.js';
@@ -71,7 +70,7 @@ export function createCoinMetricsProvider({ config, client, cache, clock, logger
         cache: answer.outcome,
         freshUntil: Number.isFinite(answer.freshUntil) ? answer.freshUntil : clock() + config.ttlS * 1000,
         stale: answer.error !== undefined,
-        ...(answer.error !== undefined ? { staleBecause: staleReason(answer.error) } : {}),
+        ...(answer.error !== undefined ? { staleBecause: answer.error } : {}),
         hasMore: false,
         warnings: [],
       };
