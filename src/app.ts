@@ -22,6 +22,7 @@ import { systemClock, type Clock } from './time.js';
 import { UpstreamClient } from './upstream/http.js';
 import { callerGuard } from './auth/guard.js';
 import { createGuards, type UpstreamGuards } from './budget/index.js';
+import { CallerCredits } from './budget/allowance.js';
 import { MemoryBudgetStore } from './budget/memory-store.js';
 import type { BudgetStore } from './budget/store.js';
 import { RenderedCache } from './cache/rendered.js';
@@ -168,6 +169,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const disabled = new Map<SourceId, string>();
   const budgetStore = deps.budgetStore ?? shared?.store ?? new MemoryBudgetStore();
   const guards = createGuards(config, budgetStore, clock);
+  const callerCredits = new CallerCredits(budgetStore, clock, requestDeadlineMs(config) + 5000);
+  const callersByName = new Map((config.callers ?? []).map((c) => [c.name, c]));
   const retry = { attempts: config.upstreamRetries + 1, baseMs: 100, capMs: 2000, maxRetryAfterMs: config.budgetMaxWaitMs };
   const client = (source: SourceId, baseUrl: string, guard: UpstreamGuards) =>
     new UpstreamClient({
@@ -200,7 +203,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const service = new NetflowsService(providers, disabled, (source, outcome) => metrics.sourceAnswers.inc({ source, outcome }));
   const upstreams = [guards.coinmetrics, ...(guards.nansen ? [guards.nansen] : [])];
   const sharedMode = () => (shared ? (shared.store.degraded ? 'degraded' : 'shared') : 'off');
-  registerStateGauges(metrics, { cache, rendered, upstreams, callers: config.callers ?? [], store: budgetStore, clock, sharedMode });
+  registerStateGauges(metrics, { cache, rendered, upstreams, callers: config.callers ?? [], callerCredits, store: budgetStore, clock, sharedMode });
 
   answerWithProblems(app);
 
@@ -215,10 +218,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       deadlineMs: requestDeadlineMs(config),
       privateCache: config.callers !== undefined,
       onKeptAnswer: (hit) => metrics.responseCache.inc({ outcome: hit ? 'hit' : 'miss' }),
+      admit: (caller) => (planned) => callerCredits.admit(caller === undefined ? undefined : callersByName.get(caller), planned.credits),
     });
   });
   if (config.adminToken) {
-    await app.register(adminRoutes, { adminToken: config.adminToken, upstreams, callers: config.callers ?? [], store: budgetStore, clock, sharedMode });
+    await app.register(adminRoutes, { adminToken: config.adminToken, upstreams, callers: config.callers ?? [], callerCredits, store: budgetStore, clock, sharedMode });
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;

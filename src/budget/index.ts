@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import { coinMetricsRetryAfter, readCoinMetricsLimits } from '../providers/coinmetrics/client.js';
-import { nansenRetryAfter, readNansenCredits, readNansenLimits } from '../providers/nansen/client.js';
+import { NANSEN_CREDITS_PER_CALL, nansenRetryAfter, readNansenCredits, readNansenLimits } from '../providers/nansen/client.js';
 import type { Secret } from '../secret.js';
 import type { Clock } from '../time.js';
 import { CREDIT_RECHECK_MS } from './credits.js';
@@ -9,8 +9,6 @@ import type { BudgetStore } from './store.js';
 import { UpstreamBudget } from './upstream-budget.js';
 import { CircuitBreaker } from '../upstream/circuit.js';
 
-/** Nansen charges 5 credits for a smart-money/netflow page. */
-export const NANSEN_CREDITS_PER_CALL = 5;
 /** Nansen documents no parallel cap; this keeps a burst from arriving at once. */
 const NANSEN_MAX_IN_FLIGHT = 10;
 

@@ -1,5 +1,5 @@
 import { invalidParameter, upstreamProblem, UpstreamError } from '../errors.js';
-import { SOURCES, type CacheOutcome, type NetflowRecord, type Provider, type SourceAnswer, type SourceId } from '../providers/types.js';
+import { SOURCES, type CacheOutcome, type CreditMeter, type NetflowRecord, type Provider, type SourceAnswer, type SourceId, type UpstreamCost } from '../providers/types.js';
 import { rfc3339 } from '../time.js';
 import { compareRecords } from './merge.js';
 import type { ParsedQuery } from './query.js';
@@ -23,7 +23,14 @@ export interface NetflowsAnswer {
   freshUntil: number;
   /** When the oldest data in the answer was fetched from its upstream (ms). */
   storedAt: number;
+  /** What the question could cost upstream at most, as planned before the first call. */
+  planned: UpstreamCost;
 }
+
+/** Admits a question at its planned cost (or throws), and meters what it really costs. */
+export type Admission = (planned: UpstreamCost) => Promise<CreditMeter & { settle(): Promise<void> }>;
+
+const FREE: Admission = async () => ({ charge: () => undefined, settle: async () => undefined });
 
 /**
  * Plans which sources answer, asks them in parallel, and merges, sorts and pages their
@@ -43,7 +50,7 @@ export class NetflowsService {
     this.providers = new Map(providers.map((p) => [p.id, p]));
   }
 
-  async answer(parsed: ParsedQuery, signal: AbortSignal): Promise<NetflowsAnswer> {
+  async answer(parsed: ParsedQuery, signal: AbortSignal, admit: Admission = FREE): Promise<NetflowsAnswer> {
     const { query } = parsed;
     const warnings = [...parsed.warnings];
     const named = new Set(query.sources ?? []);
@@ -70,7 +77,14 @@ export class NetflowsService {
     }
 
     const rowsNeeded = query.offset + query.limit;
-    const settled = await Promise.allSettled(asked.map((p) => beforeDeadline(p.id, p.fetch(query, { rowsNeeded }), signal)));
+    const planned = asked.map((p) => p.plan(query, { rowsNeeded })).reduce((a, b) => ({ calls: a.calls + b.calls, credits: a.credits + b.credits }));
+    const meter = await admit(planned);
+    let settled: PromiseSettledResult<SourceAnswer>[];
+    try {
+      settled = await Promise.allSettled(asked.map((p) => beforeDeadline(p.id, p.fetch(query, { rowsNeeded, meter }), signal)));
+    } finally {
+      await meter.settle();
+    }
     const answers: SourceAnswer[] = [];
     const failures: UpstreamError[] = [];
     settled.forEach((outcome, i) => {
@@ -114,6 +128,7 @@ export class NetflowsService {
       warnings,
       freshUntil: Math.min(...answers.map((a) => a.freshUntil)),
       storedAt: Math.min(...answers.map((a) => a.storedAt)),
+      planned,
     };
   }
 

@@ -1,4 +1,5 @@
 import type { CallerToken } from '../auth/callers.js';
+import type { CallerCredits } from '../budget/allowance.js';
 import { upstreamSnapshot, type UpstreamGuards } from '../budget/index.js';
 import type { BudgetStore } from '../budget/store.js';
 import type { RenderedCache } from '../cache/rendered.js';
@@ -11,6 +12,7 @@ export interface GaugeSources {
   rendered: RenderedCache;
   upstreams: readonly UpstreamGuards[];
   callers: readonly CallerToken[];
+  callerCredits: CallerCredits;
   store: BudgetStore;
   clock: Clock;
   /** off (no REDIS_URL), shared, or degraded (Redis away: each replica on its own share). */
@@ -21,7 +23,7 @@ const CIRCUIT_VALUES = { closed: 0, half_open: 1, open: 2 } as const;
 const SNAPSHOT_REUSE_MS = 500;
 
 /** State read when Prometheus scrapes: cache size, budgets, credits, circuits, caller quotas. */
-export function registerStateGauges(metrics: Metrics, { cache, rendered, upstreams, callers, store, clock, sharedMode }: GaugeSources): void {
+export function registerStateGauges(metrics: Metrics, { cache, rendered, upstreams, callers, callerCredits, store, clock, sharedMode }: GaugeSources): void {
   metrics.gauge('netflows_shared_mode', 'Replica state: 1 for the current mode (off, shared, degraded)', ['mode'], (set) => {
     const mode = sharedMode();
     for (const m of ['off', 'shared', 'degraded']) set({ mode: m }, m === mode ? 1 : 0);
@@ -59,6 +61,9 @@ export function registerStateGauges(metrics: Metrics, { cache, rendered, upstrea
   metrics.gauge('netflows_nansen_credits_spent_today', 'Nansen credits spent this UTC day', [], async (set) => {
     for (const s of await snapshots()) if (s.credits) set({}, s.credits.spent_today);
   });
+  metrics.gauge('netflows_nansen_credits_in_flight', 'Nansen credits reserved by calls under way', [], async (set) => {
+    for (const s of await snapshots()) if (s.credits) set({}, s.credits.in_flight);
+  });
   metrics.gauge('netflows_caller_quota_remaining', 'Requests a caller may still make in each window of its quota', ['caller', 'window'], async (set) => {
     const now = clock();
     for (const caller of callers) {
@@ -66,4 +71,18 @@ export function registerStateGauges(metrics: Metrics, { cache, rendered, upstrea
       windows.forEach((w, i) => set({ caller: caller.name, window: caller.rateLimits[i]!.text }, w.remaining));
     }
   });
+  metrics.gauge(
+    'netflows_caller_nansen_credits',
+    'Per caller with a daily Nansen credit allowance: the allowance, credits spent this UTC day, credits planned by requests under way',
+    ['caller', 'kind'],
+    async (set) => {
+      for (const caller of callers) {
+        const credits = await callerCredits.snapshot(caller);
+        if (!credits) continue;
+        set({ caller: caller.name, kind: 'allowance' }, credits.allowance);
+        set({ caller: caller.name, kind: 'spent_today' }, credits.spent_today);
+        set({ caller: caller.name, kind: 'in_flight' }, credits.in_flight);
+      }
+    },
+  );
 }

@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** How /netflows found its data (hit, miss, stale, or a mix per source), for the request log line. */
     cacheOutcome?: string;
+    /** What /netflows planned its upstream cost at before the first call, for the log line. */
+    plannedCost?: { calls: number; credits: number };
   }
 }
 
@@ -38,6 +40,7 @@ export class OneLinePerRequest extends LogController {
       status: reply.statusCode,
       durationMs: Math.round(reply.elapsedTime * 100) / 100,
       cache: request.cacheOutcome,
+      ...(request.plannedCost?.calls ? { planned: request.plannedCost } : {}),
     };
     reply.log[level]({ ...line, ...(error && level === 'error' ? { err: error } : {}) }, 'request');
   }

@@ -120,6 +120,19 @@ export interface SourceAnswer {
 export interface FetchContext {
   /** How many of this source's rows, in the query's sort order, the requested page needs. */
   rowsNeeded: number;
+  /** Told of the credits every upstream answer caused, for the request that started the load. */
+  meter: CreditMeter;
+}
+
+export interface CreditMeter {
+  charge(credits: number): void;
+}
+
+/** What a question can cost upstream at most, known before the first call: cache entries held fresh cost nothing. */
+export interface UpstreamCost {
+  /** Upstream calls, counting every page as full as asked (Coin Metrics may send fewer rows a page; its walk is bounded by the rows instead). */
+  calls: number;
+  credits: number;
 }
 
 /**
@@ -130,5 +143,7 @@ export interface Provider {
   readonly id: SourceId;
   /** Why this source cannot answer the query (a sentence), or undefined if it can. */
   cannotAnswer(query: NetflowsQuery): string | undefined;
+  /** The most this question can cost upstream; `fetch` never spends more credits or reads more Nansen pages. */
+  plan(query: NetflowsQuery, context: Pick<FetchContext, 'rowsNeeded'>): UpstreamCost;
   fetch(query: NetflowsQuery, context: FetchContext): Promise<SourceAnswer>;
 }

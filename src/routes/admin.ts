@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { bearerToken, identifyCaller, isAdminToken, type CallerToken } from '../auth/callers.js';
+import type { CallerCredits } from '../budget/allowance.js';
 import type { BudgetStore } from '../budget/store.js';
 import { upstreamSnapshot, type UpstreamGuards } from '../budget/index.js';
 import { ProblemError } from '../errors.js';
@@ -11,6 +12,7 @@ export interface AdminOptions {
   adminToken: Secret;
   upstreams: readonly UpstreamGuards[];
   callers: readonly CallerToken[];
+  callerCredits: CallerCredits;
   store: BudgetStore;
   clock: Clock;
   sharedMode: () => 'off' | 'shared' | 'degraded';
@@ -78,14 +80,28 @@ const budgetsSchema = {
         type: 'object',
         additionalProperties: false,
         required: ['name', 'windows'],
-        properties: { name: { type: 'string' }, windows: { type: 'array', items: windowSchema } },
+        properties: {
+          name: { type: 'string' },
+          windows: { type: 'array', items: windowSchema },
+          nansen_credits: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['allowance', 'spent_today', 'in_flight'],
+            description: 'Only for a caller with a daily Nansen credit allowance (nansen_daily_credits in CALLER_TOKENS_FILE).',
+            properties: {
+              allowance: { type: 'integer', description: 'Credits its requests may cost per UTC day.' },
+              spent_today: { type: 'integer', description: 'Credits its requests caused upstream this UTC day.' },
+              in_flight: { type: 'integer', description: 'Credits planned by its requests under way.' },
+            },
+          },
+        },
       },
     },
   },
 } as const;
 
 /** /admin/budgets: registered only when an admin token is configured (otherwise the route is a 404). */
-export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { adminToken, upstreams, callers, store, clock, sharedMode }) => {
+export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { adminToken, upstreams, callers, callerCredits, store, clock, sharedMode }) => {
   app.get(
     '/admin/budgets',
     {
@@ -112,14 +128,18 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { admin
         shared: sharedMode(),
         upstreams: await Promise.all(upstreams.map(upstreamSnapshot)),
         callers: await Promise.all(
-          callers.map(async (c) => ({
-            name: c.name,
-            windows: (await store.peek(`caller:${c.name}`, c.rateLimits, now)).map((w, i) => ({
-              limit: c.rateLimits[i]!.text,
-              remaining: w.remaining,
-              refills_in_s: Math.ceil(w.refillsInMs / 1000),
-            })),
-          })),
+          callers.map(async (c) => {
+            const credits = await callerCredits.snapshot(c);
+            return {
+              name: c.name,
+              windows: (await store.peek(`caller:${c.name}`, c.rateLimits, now)).map((w, i) => ({
+                limit: c.rateLimits[i]!.text,
+                remaining: w.remaining,
+                refills_in_s: Math.ceil(w.refillsInMs / 1000),
+              })),
+              ...(credits ? { nansen_credits: credits } : {}),
+            };
+          }),
         ),
       };
     },

@@ -4,7 +4,7 @@ import { KeptAnswer, type Rendered, type RenderedCache } from '../cache/rendered
 import { encodeCursor } from '../netflows/cursor.js';
 import { CONTENT_TYPES, negotiateFormat, serialize, sourcesHeader, type Format } from '../netflows/format.js';
 import { parseNetflowsQuery, type RawQuery } from '../netflows/query.js';
-import type { NetflowsAnswer, NetflowsService, SourceStatus } from '../netflows/service.js';
+import type { Admission, NetflowsAnswer, NetflowsService, SourceStatus } from '../netflows/service.js';
 import { netflowsQuerySchema, problemResponses, WINDOW_RULE } from '../schema/index.js';
 import type { Clock } from '../time.js';
 
@@ -18,10 +18,12 @@ export interface NetflowsRouteOptions {
   privateCache: boolean;
   /** Told whether a kept answer was served again. */
   onKeptAnswer?: (hit: boolean) => void;
+  /** How a caller's question is admitted at its planned cost (its credit allowance); default: free. */
+  admit?: (caller: string | undefined) => Admission;
 }
 
 export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (app, options) => {
-  const { service, clock, rendered, deadlineMs, privateCache, onKeptAnswer = () => {} } = options;
+  const { service, clock, rendered, deadlineMs, privateCache, onKeptAnswer = () => {}, admit } = options;
 
   app.get(
     '/netflows',
@@ -78,7 +80,8 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
       }
 
       onKeptAnswer(false);
-      const answer = await service.answer(parsed, AbortSignal.timeout(deadlineMs));
+      const answer = await service.answer(parsed, AbortSignal.timeout(deadlineMs), admit?.(request.caller));
+      request.plannedCost = answer.planned;
       request.cacheOutcome = answer.sources.flatMap((s) => (s.cache ? [`${s.source}:${s.cache}`] : s.status === 'error' ? [`${s.source}:error`] : [])).join(',');
       const nextCursor = answer.nextOffset === null ? null : encodeCursor(answer.nextOffset, parsed.fingerprint);
       const link = nextCursor ? `<${nextLink(request.url, nextCursor)}>; rel="next"` : undefined;

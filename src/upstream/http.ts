@@ -21,6 +21,8 @@ export interface UpstreamCall {
   headers?: Record<string, string>;
   body?: string;
   signal: AbortSignal;
+  /** Told of every answer an attempt got, retried ones included (what each one cost). */
+  onAnswer?: (response: UpstreamResponse) => void;
 }
 
 export interface UpstreamClientOptions {
@@ -139,6 +141,7 @@ export class UpstreamClient {
       });
       const body = await readCapped(response.body, maxBytes, this.source);
       answered = { status: response.statusCode, headers: response.headers, body };
+      call.onAnswer?.(answered);
       const durationMs = Math.round(performance.now() - started);
       this.options.onAttempt?.(statusClass(response.statusCode), durationMs);
       const creditsUsed = header(answered, 'x-nansen-credits-used');

@@ -11,6 +11,11 @@ afterEach(async () => {
 
 const get = (url: string) => stack!.app.inject({ method: 'GET', url });
 
+/** Waits for what a background refresh does on real sockets, for at most five seconds. */
+async function until(done: () => boolean | Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 100 && !(await done()); i++) await sleep(50);
+}
+
 describe('a source served from an expired entry', () => {
   it('says ok after its refresh failed (defect 3): every later answer says stale until a refresh succeeds', async () => {
     stack = await startStack({ env: { COINMETRICS_TTL_S: '1', COINMETRICS_SETTLED_TTL_S: '1' } });
@@ -18,12 +23,13 @@ describe('a source served from an expired entry', () => {
     expect((await get(url)).json().sources[0]).toMatchObject({ status: 'ok', cache: 'miss' });
     stack.cm.setFault({ kind: 'status', status: 500 });
     stack.clock.now += 2500;
-    const answers = [];
-    for (let i = 0; i < 3; i++) {
-      answers.push(await get(url));
-      // the background refresh runs on real sockets
-      await sleep(100);
+    const refreshFailed = new Promise((resolve) => stack!.cache.onBackgroundError(resolve));
+    const answers = [await get(url)];
+    // the background refresh runs on real sockets
+    await refreshFailed;
+    for (let i = 0; i < 2; i++) {
       stack.clock.now += 400;
+      answers.push(await get(url));
     }
     const [during, ...after] = answers;
     expect(during!.json()).toMatchObject({ complete: true, sources: [{ status: 'ok', cache: 'stale' }, { status: 'skipped' }] });
@@ -33,8 +39,10 @@ describe('a source served from an expired entry', () => {
       expect(answer.headers['cache-status']).toBe('netflows-coinmetrics; hit; detail=stale-if-error');
     }
     stack.cm.setFault(null);
+    const calls = stack.cm.requests.length;
     await get(url);
-    await sleep(100);
+    await until(() => stack!.cm.requests.length > calls && stack!.cm.requests.at(-1)!.status === 200);
+    await until(async () => (await get(url)).json().complete === true);
     expect((await get(url)).json()).toMatchObject({ complete: true, sources: [{ status: 'ok', cache: 'hit' }, { status: 'skipped' }] });
   });
 
@@ -44,8 +52,9 @@ describe('a source served from an expired entry', () => {
     expect((await get(url)).json().complete).toBe(true);
     stack.nansen.setFault({ kind: 'status', status: 500 });
     stack.clock.now += 1500;
+    const refreshFailed = new Promise((resolve) => stack!.cache.onBackgroundError(resolve));
     await get(url);
-    await sleep(100);
+    await refreshFailed;
     for (let i = 0; i < 2; i++) expect((await get(url)).json()).toMatchObject({ complete: false, sources: [{}, { status: 'stale' }] });
   });
 });

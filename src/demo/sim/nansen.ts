@@ -24,6 +24,11 @@ export interface NansenSimOptions extends SimOptions {
   apiKey: string;
   /** Starting credit balance. Default 1_000_000. */
   credits?: number;
+  /**
+   * Serve at most this many rows a page, whatever `per_page` asks (default: as asked). Lets a
+   * test have a cohort of more pages than the few hundred simulated tokens fill.
+   */
+  maxRowsPerPage?: number;
 }
 
 export interface NansenSim extends SimBase {
@@ -61,7 +66,7 @@ function anonymousLimits(now: () => number): ScopedLimit[] {
 
 export async function startNansenSim(options: NansenSimOptions): Promise<NansenSim> {
   const resolved = resolveSimOptions(options);
-  const protocol = new NansenProtocol(resolved, options.apiKey, options.credits ?? DEFAULT_CREDITS);
+  const protocol = new NansenProtocol(resolved, options.apiKey, options.credits ?? DEFAULT_CREDITS, options.maxRowsPerPage);
   const server = await SimServer.start(protocol, resolved);
   return {
     url: server.origin,
@@ -107,6 +112,7 @@ class NansenProtocol implements SimProtocol {
     private readonly options: ResolvedSimOptions,
     private readonly apiKey: string,
     private readonly startingCredits: number,
+    private readonly maxRowsPerPage = Number.POSITIVE_INFINITY,
   ) {
     this.credits = startingCredits;
     this.keyed = keyedLimits(options.now);
@@ -131,7 +137,7 @@ class NansenProtocol implements SimProtocol {
     if (this.credits < CREDITS_PER_CALL) return this.insufficientCredits(requestId, headers());
     const parsed = parseNetflowRequest(ctx.bodyText);
     if (!parsed.ok) return validationError(parsed.issues, requestId, headers());
-    const page = queryNetflows(parsed.query, this.options.now());
+    const page = queryNetflows({ ...parsed.query, perPage: Math.min(parsed.query.perPage, this.maxRowsPerPage) }, this.options.now());
     this.credits -= CREDITS_PER_CALL;
     return jsonReply(200, page, this.headers(requestId, caller, states, CREDITS_PER_CALL));
   }

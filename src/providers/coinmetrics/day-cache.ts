@@ -84,6 +84,13 @@ export class CoinMetricsDayCache {
     return this.assemble(assets, exchangeKey, startDay, endDay, fetched ? 'miss' : 'hit');
   }
 
+  /** The rows (asset × day) a question would fetch now: those of the one span no fresh entry covers. */
+  rowsToFetch(assets: readonly string[], exchanges: readonly Exchange[], startDay: number, endDay: number): number {
+    const { uncovered, uncoveredAssets } = this.plan(assets, exchanges.map((e) => e.code).join(','), startDay, endDay);
+    if (uncovered.length === 0) return 0;
+    return uncoveredAssets.length * ((Math.max(...uncovered) - Math.min(...uncovered)) / DAY_MS + 1);
+  }
+
   /** Which days lack a fresh entry, whether stale entries could stand in for them, and which. */
   private plan(assets: readonly string[], exchangeKey: string, startDay: number, endDay: number) {
     const uncovered = new Set<number>();

@@ -5,7 +5,7 @@ import { DAY_MS, latestCompleteDay, type Clock } from '../../time.js';
 import type { UpstreamClient } from '../../upstream/http.js';
 import type { NetflowRecord, NetflowsQuery, Provider, SourceAnswer } from '../types.js';
 import { EXCHANGE_BY_SLUG, EXCHANGES, type Exchange } from './catalog.js';
-import { fetchAssetMetrics, type AssetMetricsQuery } from './client.js';
+import { fetchAssetMetrics, PAGE_SIZE, type AssetMetricsQuery } from './client.js';
 import { CoinMetricsDayCache } from './day-cache.js';
 import { decodeAssetMetrics, latestDayWithData, seriesRecords, snapshotRecords } from './normalize.js';
 
@@ -44,6 +44,13 @@ export function createCoinMetricsProvider({ config, client, cache, clock, logger
       if (query.mode === 'snapshot' && query.window === '1h') return 'Coin Metrics flows are daily: window=1h is not offered';
       if (query.entities && exchangesOf(query).length === 0) return 'Coin Metrics has exchange entities only';
       return undefined;
+    },
+
+    /** No credits; the pages of the one span the day cache lacks, when they are as full as asked. */
+    plan(query) {
+      const latestDay = latestCompleteDay(clock());
+      const { assets, exchanges, startDay, endDay } = toUpstreamQuery(query, config.assets, exchangesOf(query), latestDay);
+      return { calls: Math.ceil(days.rowsToFetch(assets, exchanges, startDay, endDay) / PAGE_SIZE), credits: 0 };
     },
 
     async fetch(query: NetflowsQuery): Promise<SourceAnswer> {

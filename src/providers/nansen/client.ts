@@ -2,6 +2,7 @@ import { UpstreamError } from '../../errors.js';
 import type { Secret } from '../../secret.js';
 import type { CreditReading } from '../../budget/credits.js';
 import type { RateLimitReading } from '../../budget/upstream-budget.js';
+import type { CreditMeter } from '../types.js';
 import { header, isRecord, parseJsonBody, retryAfterMs, wholeHeader, type UpstreamClient, type UpstreamResponse } from '../../upstream/http.js';
 
 /** A `smart-money/netflow` request body; its shape is the upstream's strict schema. */
@@ -31,6 +32,8 @@ export interface NetflowPage {
 }
 
 export const NETFLOW_PATH = '/api/v1/smart-money/netflow';
+/** Nansen charges 5 credits for a smart-money/netflow page. */
+export const NANSEN_CREDITS_PER_CALL = 5;
 
 export async function fetchNetflowPage(
   client: UpstreamClient,
@@ -38,6 +41,7 @@ export async function fetchNetflowPage(
   body: NetflowRequestBody,
   signal: AbortSignal,
   now: number,
+  meter?: CreditMeter,
 ): Promise<NetflowPage> {
   const response = await client.send({
     method: 'POST',
@@ -45,6 +49,7 @@ export async function fetchNetflowPage(
     headers: { apikey: apiKey.reveal(), 'content-type': 'application/json' },
     body: JSON.stringify(body),
     signal,
+    onAnswer: (answer) => meter?.charge(creditsCharged(answer)),
   });
   if (response.status !== 200) throw statusFailure(response, now);
   const parsed = parseJsonBody('nansen', response);
@@ -60,6 +65,11 @@ export async function fetchNetflowPage(
 
 export function creditsRemaining(response: UpstreamResponse): number | undefined {
   return wholeHeader(response, 'x-nansen-credits-remaining');
+}
+
+/** What an answer cost: `X-Nansen-Credits-Used`, or a page's price when a 2xx does not say. */
+export function creditsCharged(response: UpstreamResponse): number {
+  return wholeHeader(response, 'x-nansen-credits-used') ?? (response.status >= 200 && response.status < 300 ? NANSEN_CREDITS_PER_CALL : 0);
 }
 
 /** `X-Nansen-Credits-Used` and `-Remaining`, and whether the answer is the 403 of an account without credits. */

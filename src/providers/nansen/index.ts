@@ -1,13 +1,13 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { combineOutcomes, type UpstreamCache } from '../../cache/upstream-cache.js';
 import type { NansenConfig } from '../../config.js';
-import { staleReason } from '../../errors.js';
+import type { StaleReason } from '../../errors.js';
 import type { Secret } from '../../secret.js';
 import type { Clock } from '../../time.js';
 import type { UpstreamClient } from '../../upstream/http.js';
-import type { CacheOutcome, FetchContext, NetflowsQuery, Provider, SortKey, SourceAnswer } from '../types.js';
+import type { CacheOutcome, CreditMeter, FetchContext, NetflowsQuery, Provider, SortKey, SourceAnswer } from '../types.js';
 import { COHORT_BY_ENTITY, NANSEN_CHAIN_SET, type Cohort } from './catalog.js';
-import { fetchNetflowPage, type NetflowRequestBody } from './client.js';
+import { fetchNetflowPage, NANSEN_CREDITS_PER_CALL, type NetflowRequestBody } from './client.js';
 import { decodeNetflowRows, toRecords, type TokenFlows } from './normalize.js';
 
 /** Every page costs credits: read at most this many per cohort and question. */
@@ -43,6 +43,19 @@ export function createNansenProvider({ config, apiKey, client, cache, clock, log
       return undefined;
     },
 
+    /** Cohorts × the pages the slice needs, less the pages held fresh: five credits a call. */
+    plan(query, { rowsNeeded }) {
+      let calls = 0;
+      for (const cohort of cohortsOf(query)) {
+        const { body, perPage, pages } = walkOf(query, cohort, rowsNeeded);
+        for (let page = 1; page <= pages; page++) {
+          const held = cache.peek(pageKey({ ...body, pagination: { page, per_page: perPage } }));
+          if (!held || cache.usability(held) !== 'fresh') calls++;
+        }
+      }
+      return { calls, credits: calls * NANSEN_CREDITS_PER_CALL };
+    },
+
     async fetch(query: NetflowsQuery, context: FetchContext): Promise<SourceAnswer> {
       // Every cohort's calls end before the answer does, so nothing this request started is still spending.
       const settled = await Promise.allSettled(cohortsOf(query).map((cohort) => fetchCohort(query, cohort, context)));
@@ -50,7 +63,6 @@ export function createNansenProvider({ config, apiKey, client, cache, clock, log
         if (s.status === 'rejected') throw s.reason;
         return s.value;
       });
-      const warnings = answers.filter((a) => a.truncated).map((a) => `nansen: ${a.entity} was read to ${MAX_PAGES} pages; rows beyond were not fetched`);
       const error = answers.find((a) => a.error)?.error;
       return {
         records: answers.flatMap((a) => a.records),
@@ -59,18 +71,17 @@ export function createNansenProvider({ config, apiKey, client, cache, clock, log
         cache: combineOutcomes(answers.map((a) => a.outcome)),
         freshUntil: Math.min(...answers.map((a) => a.freshUntil)),
         stale: error !== undefined,
-        ...(error ? { staleBecause: staleReason(error) } : {}),
+        ...(error ? { staleBecause: error } : {}),
         hasMore: answers.some((a) => a.hasMore),
-        warnings,
+        warnings: answers.flatMap((a) => (a.warning ? [a.warning] : [])),
       };
     },
   };
 
   /** One page through the cache: a fresh copy, a stale one while it refreshes, or one upstream call. */
-  async function page(body: NetflowRequestBody) {
-    const key = `nansen|${JSON.stringify(body)}`;
-    return cache.get<CachedPage>(key, async () => {
-      const fetched = await fetchNetflowPage(client, apiKey, body, AbortSignal.timeout(loadTimeoutMs), clock());
+  async function page(body: NetflowRequestBody, meter: CreditMeter) {
+    return cache.get<CachedPage>(pageKey(body), async () => {
+      const fetched = await fetchNetflowPage(client, apiKey, body, AbortSignal.timeout(loadTimeoutMs), clock(), meter);
       const value: CachedPage = { tokens: decodeNetflowRows(fetched.rows), isLastPage: fetched.isLastPage };
       logger.info({ upstream: 'nansen', page: body.pagination.page, rows: value.tokens.length, creditsRemaining: fetched.creditsRemaining }, 'nansen page fetched');
       // The page as received, counted as UTF-16: a close bound on what its decoded rows hold, without serialising them again.
@@ -79,37 +90,57 @@ export function createNansenProvider({ config, apiKey, client, cache, clock, log
   }
 
   async function fetchCohort(query: NetflowsQuery, cohort: Cohort, context: FetchContext) {
-    const body = toUpstreamBody(query, cohort);
+    const { body, perPage, pages: planned } = walkOf(query, cohort, context.rowsNeeded);
     const localAssets = query.assets ? new Set(query.assets) : undefined;
-    const perPage = localAssets || context.rowsNeeded > SMALL_PAGE ? MAX_PER_PAGE : SMALL_PAGE;
     const tokens: TokenFlows[] = [];
     const outcomes: CacheOutcome[] = [];
     let asOf = Number.POSITIVE_INFINITY;
     let freshUntil = Number.POSITIVE_INFINITY;
-    let error: unknown;
+    let error: StaleReason | undefined;
     let pages = 0;
+    let searched = 0;
     let isLastPage = false;
-    while (!isLastPage && tokens.length < context.rowsNeeded && pages < MAX_PAGES) {
+    while (!isLastPage && pages < planned && tokens.length < context.rowsNeeded) {
       pages++;
-      const result = await page({ ...body, pagination: { page: pages, per_page: perPage } });
+      const result = await page({ ...body, pagination: { page: pages, per_page: perPage } }, context.meter);
       outcomes.push(result.outcome);
       error ??= result.error;
       asOf = Math.min(asOf, result.entry.storedAt);
       freshUntil = Math.min(freshUntil, result.entry.freshUntil);
       isLastPage = result.entry.value.isLastPage;
+      searched += result.entry.value.tokens.length;
       tokens.push(...(localAssets ? result.entry.value.tokens.filter((t) => localAssets.has(t.symbol)) : result.entry.value.tokens));
     }
+    const short = !isLastPage && tokens.length < context.rowsNeeded;
     return {
-      entity: cohort.entity,
       records: toRecords(tokens, { entity: cohort.entity, window: query.window, asOf }),
       asOf,
       freshUntil,
       outcome: combineOutcomes(outcomes),
       error,
-      hasMore: !isLastPage,
-      truncated: !isLastPage && tokens.length < context.rowsNeeded,
+      // Filtered rows past the pages read cannot be reached by paging on: the warning says so instead.
+      hasMore: !isLastPage && !localAssets,
+      warning: !short
+        ? undefined
+        : localAssets
+          ? `nansen: asset=${[...localAssets].join(',')} matched ${tokens.length} rows of ${cohort.entity} among the first ${searched} tokens Nansen ranks by ${body.order_by?.[0]?.field ?? 'its default order'}; its other tokens were not searched`
+          : `nansen: ${cohort.entity} was read to ${pages} page${pages === 1 ? '' : 's'}; rows beyond were not fetched`,
     };
   }
+}
+
+function pageKey(body: NetflowRequestBody): string {
+  return `nansen|${JSON.stringify(body)}`;
+}
+
+/**
+ * The pages one cohort's walk reads at most: the pages the slice `offset + limit` needs,
+ * at most MAX_PAGES. An asset filter is applied here, not upstream, so it reads pages of
+ * 1000 and no more of them than an unfiltered question would: normally one per cohort.
+ */
+function walkOf(query: NetflowsQuery, cohort: Cohort, rowsNeeded: number) {
+  const perPage = query.assets || rowsNeeded > SMALL_PAGE ? MAX_PER_PAGE : SMALL_PAGE;
+  return { body: toUpstreamBody(query, cohort), perPage, pages: Math.min(MAX_PAGES, Math.ceil(rowsNeeded / perPage)) };
 }
 
 function cohortsOf(query: NetflowsQuery): Cohort[] {
