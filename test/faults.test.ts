@@ -4,7 +4,8 @@ import { startStack, type Stack } from './helpers.js';
 
 let stack: Stack;
 beforeAll(async () => {
-  stack = await startStack({ env: { UPSTREAM_TIMEOUT_MS: '500' } });
+  // Long enough for a simulator answer on a busy two-core machine; short enough for the hang rows.
+  stack = await startStack({ env: { UPSTREAM_TIMEOUT_MS: '1500' } });
 });
 afterAll(() => stack.close());
 beforeEach(() => stack.reset());

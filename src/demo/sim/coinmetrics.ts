@@ -28,7 +28,7 @@ import {
   type SimProtocol,
   type SimReply,
 } from './common.js';
-import { randHex } from './random.js';
+import { rand, randHex } from './random.js';
 import { SlidingWindow, type WindowState } from './rate-window.js';
 
 export interface CoinMetricsSimOptions extends SimOptions {
@@ -91,6 +91,7 @@ class CoinMetricsProtocol implements SimProtocol {
   private readonly perIp: SlidingWindow;
   private readonly perKey: SlidingWindow;
   private rays = 0;
+  private randomPages = 0;
 
   constructor(
     private readonly options: ResolvedSimOptions,
@@ -137,7 +138,20 @@ class CoinMetricsProtocol implements SimProtocol {
         return this.rateLimited(this.headers({ limit: this.bucket(ctx).window.limit, remaining: 0, resetS: fault.retryAfterS }));
       case 'credits_exhausted':
         return null;
+      case 'random_pages':
+        return jsonReply(200, this.randomPage(), this.peekHeaders(ctx));
     }
+  }
+
+  /** Rows and a page token as a schema-driven mock makes them up: well-formed JSON, meaningless values. */
+  private randomPage(): Record<string, unknown> {
+    const seed = `random-page|${++this.randomPages}`;
+    const rows = Array.from({ length: 1 + Math.floor(rand(`${seed}|rows`) * 4) }, (_, i) => ({
+      asset: randHex(`${seed}|asset|${i}`, 8),
+      time: randHex(`${seed}|time|${i}`, 12),
+      [randHex(`${seed}|metric|${i}`, 6)]: rand(`${seed}|value|${i}`) < 0.5 ? null : randHex(`${seed}|v|${i}`, 5),
+    }));
+    return { data: rows, next_page_token: randHex(`${seed}|token`, 16), next_page_url: randHex(`${seed}|url`, 10) };
   }
 
   payloadTooLarge(ctx: RequestContext): SimReply {

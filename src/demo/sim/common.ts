@@ -16,10 +16,16 @@ export type Fault =
   /** The 429 the real upstream sends, asking to wait `retryAfterS` seconds. */
   | { kind: 'rate_limited'; retryAfterS: number }
   /** Nansen: 403 insufficient_credits. Coin Metrics has no credits and answers normally. */
-  | { kind: 'credits_exhausted' };
+  | { kind: 'credits_exhausted' }
+  /**
+   * Coin Metrics: what a mock generated from its OpenAPI document answers (Stoplight Prism's
+   * dynamic mode): a 200 of random rows and a fresh random next_page_token on every page.
+   * Nansen answers normally.
+   */
+  | { kind: 'random_pages' };
 
 /** Faults that a simulator turns into a response of its own. */
-export type AnsweringFault = Extract<Fault, { kind: 'status' | 'malformed' | 'rate_limited' | 'credits_exhausted' }>;
+export type AnsweringFault = Extract<Fault, { kind: 'status' | 'malformed' | 'rate_limited' | 'credits_exhausted' | 'random_pages' }>;
 
 export interface RecordedRequest {
   method: string;
@@ -266,7 +272,7 @@ export function listen(server: http.Server, host: string, port: number): Promise
 }
 
 function isAnsweringFault(fault: Fault): fault is AnsweringFault {
-  return fault.kind === 'status' || fault.kind === 'malformed' || fault.kind === 'rate_limited' || fault.kind === 'credits_exhausted';
+  return fault.kind !== 'slow' && fault.kind !== 'hang' && fault.kind !== 'reset';
 }
 
 /** Reads the whole body, keeping at most `maxBytes`; the rest is drained so the client can read our answer. */

@@ -154,6 +154,8 @@ class NansenProtocol implements SimProtocol {
         return this.rateLimited(requestId, fault.retryAfterS > 1 ? 'minute' : 'second', fault.retryAfterS, headers);
       case 'credits_exhausted':
         return this.insufficientCredits(requestId, { ...headers, 'X-Nansen-Credits-Remaining': '0' });
+      case 'random_pages':
+        return null;
     }
   }
 

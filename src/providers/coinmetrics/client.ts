@@ -1,9 +1,10 @@
 import { UpstreamError } from '../../errors.js';
 import type { Secret } from '../../secret.js';
-import { isoDay } from '../../time.js';
+import { DAY_MS, isoDay } from '../../time.js';
 import type { RateLimitReading } from '../../budget/upstream-budget.js';
 import { header, isRecord, parseJsonBody, retryAfterMs, wholeHeader, type UpstreamClient, type UpstreamResponse } from '../../upstream/http.js';
 import { nativeMetric, usdMetric, type Exchange } from './catalog.js';
+import { parseRowDay } from './normalize.js';
 
 /** One `/timeseries/asset-metrics` question: whole UTC days, both ends inclusive. */
 export interface AssetMetricsQuery {
@@ -14,8 +15,6 @@ export interface AssetMetricsQuery {
 }
 
 export const PAGE_SIZE = 10_000;
-/** A `next_page_token` chain longer than this is an upstream fault, not data. */
-export const MAX_PAGES = 50;
 
 /** The upstream parameters, without the key and without a page token. */
 export function assetMetricsParams(query: AssetMetricsQuery, pageSize = PAGE_SIZE): URLSearchParams {
@@ -35,6 +34,13 @@ export function assetMetricsParams(query: AssetMetricsQuery, pageSize = PAGE_SIZ
 /**
  * Fetches every page by re-sending our own parameters with `next_page_token`. The
  * body's `next_page_url` is never followed or passed on: it embeds the key.
+ *
+ * The question bounds the walk: it can have at most days × assets rows, one per asset and
+ * day. The walk ends when they are all in hand, whatever the token says. A row repeated
+ * or outside the question (an asset not asked, a day outside start..end), a page that
+ * names a next one but carries no rows, or a walk that needs more pages than those rows ÷
+ * the rows its pages carry, plus one, is a malformed answer. Pages may carry fewer rows
+ * than `page_size` asks; that alone is not an error.
  */
 export async function fetchAssetMetrics(
   client: UpstreamClient,
@@ -44,9 +50,9 @@ export async function fetchAssetMetrics(
   now: number,
   pageSize = PAGE_SIZE,
 ): Promise<{ rows: unknown[]; pages: number }> {
-  const rows: unknown[] = [];
+  const walk = new RowWalk(query);
   let token: string | undefined;
-  for (let page = 1; page <= MAX_PAGES; page++) {
+  for (let page = 1; ; page++) {
     const params = assetMetricsParams(query, pageSize);
     if (token !== undefined) params.set('next_page_token', token);
     if (apiKey) params.set('api_key', apiKey.reveal());
@@ -56,14 +62,59 @@ export async function fetchAssetMetrics(
     if (!isRecord(body) || !Array.isArray(body.data)) {
       throw new UpstreamError('coinmetrics', 'upstream_malformed', 'the Coin Metrics answer has no data array');
     }
-    rows.push(...body.data);
-    if (body.next_page_token === undefined || body.next_page_token === null) return { rows, pages: page };
+    walk.take(body.data);
+    if (body.next_page_token === undefined || body.next_page_token === null || walk.complete) return { rows: walk.rows, pages: page };
     if (typeof body.next_page_token !== 'string' || body.next_page_token === '' || body.next_page_token === token) {
       throw new UpstreamError('coinmetrics', 'upstream_malformed', 'the Coin Metrics answer has an unusable next_page_token');
     }
+    walk.mayContinue(page, body.data.length);
     token = body.next_page_token;
   }
-  throw new UpstreamError('coinmetrics', 'upstream_malformed', `Coin Metrics paging did not end within ${MAX_PAGES} pages`);
+}
+
+/** The rows of one walk, checked against the question as they come. */
+class RowWalk {
+  readonly rows: unknown[] = [];
+  private readonly asked: ReadonlySet<string>;
+  private readonly seen = new Set<string>();
+  private readonly expected: number;
+  private largestPage = 0;
+
+  constructor(private readonly query: AssetMetricsQuery) {
+    this.asked = new Set(query.assets);
+    this.expected = query.assets.length * ((query.endDay - query.startDay) / DAY_MS + 1);
+  }
+
+  get complete(): boolean {
+    return this.seen.size >= this.expected;
+  }
+
+  take(page: readonly unknown[]): void {
+    for (const row of page) {
+      if (!isRecord(row) || typeof row.asset !== 'string' || typeof row.time !== 'string') {
+        throw new UpstreamError('coinmetrics', 'upstream_malformed', 'a Coin Metrics row has no asset or time');
+      }
+      const asset = row.asset.toLowerCase();
+      const day = parseRowDay(row.time);
+      if (!this.asked.has(asset) || day < this.query.startDay || day > this.query.endDay) {
+        throw new UpstreamError('coinmetrics', 'upstream_malformed', 'the Coin Metrics answer has a row outside the question (an asset or a day not asked for)');
+      }
+      const id = `${asset}|${day}`;
+      if (this.seen.has(id)) throw new UpstreamError('coinmetrics', 'upstream_malformed', 'the Coin Metrics answer repeats a row');
+      this.seen.add(id);
+      this.rows.push(row);
+    }
+    this.largestPage = Math.max(this.largestPage, page.length);
+  }
+
+  /** Throws when a next page after `page` (which carried `rows`) is more than the question can need. */
+  mayContinue(page: number, rows: number): void {
+    if (rows === 0) throw new UpstreamError('coinmetrics', 'upstream_malformed', 'the Coin Metrics answer names a next page but carries no rows');
+    const bound = Math.ceil(this.expected / this.largestPage) + 1;
+    if (page >= bound) {
+      throw new UpstreamError('coinmetrics', 'upstream_malformed', `Coin Metrics paging did not end within ${bound} pages for at most ${this.expected} rows`);
+    }
+  }
 }
 
 /** `x-ratelimit-*` (draft-polli-ratelimit-headers: reset in seconds), for the budget. */

@@ -34,7 +34,7 @@ export function decodeAssetMetrics(rows: readonly unknown[], exchanges: readonly
     if (!isRecord(row) || typeof row.asset !== 'string' || typeof row.time !== 'string') {
       throw new UpstreamError('coinmetrics', 'upstream_malformed', 'a Coin Metrics row has no asset or time');
     }
-    const day = parseDay(row.time);
+    const day = parseRowDay(row.time);
     const asset = row.asset.toLowerCase();
     let entry = byAsset.get(asset);
     if (!entry) {
@@ -55,8 +55,8 @@ export function decodeAssetMetrics(rows: readonly unknown[], exchanges: readonly
   return byAsset;
 }
 
-/** `2026-11-20T00:00:00.000000000Z` → the day's 00:00 UTC in ms. */
-function parseDay(time: string): number {
+/** `2026-11-20T00:00:00.000000000Z` → the day's 00:00 UTC in ms; anything else is a malformed answer. */
+export function parseRowDay(time: string): number {
   const match = /^(\d{4})-(\d{2})-(\d{2})T00:00:00(?:\.0+)?Z$/.exec(time);
   const ms = match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3])) : NaN;
   if (!Number.isFinite(ms)) {
