@@ -36,3 +36,14 @@ describe('the daily credit cap', () => {
     expect(await credits()).toMatchObject({ spent_today: 35, in_flight: 0 });
   });
 });
+
+describe('the credit reserve', () => {
+  it('stops a burst of twelve concurrent questions exactly at the reserve, with no credits in flight at rest', async () => {
+    stack = await startStack({ nansen: { credits: 100 }, env: { NANSEN_CREDIT_RESERVE: '80', ADMIN_TOKEN: ADMIN } });
+    await get('/netflows?source=nansen&min_trader_count=50');
+    const statuses = (await Promise.all(Array.from({ length: 12 }, (_, i) => get(`/netflows?source=nansen&min_trader_count=${60 + i}`)))).map((r) => r.statusCode);
+    expect(stack.nansen.credits).toBe(80);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(3);
+    expect(await credits()).toMatchObject({ remaining: 80, in_flight: 0 });
+  });
+});
