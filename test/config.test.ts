@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { COINMETRICS_COMMUNITY_URL, COINMETRICS_PRO_URL, ConfigError, loadConfig, parseRateLimits } from '../src/config.js';
+import { parseCallerTokens } from '../src/auth/callers.js';
 
 const noFiles = (path: string): string => {
   throw Object.assign(new Error(`ENOENT ${path}`), { code: 'ENOENT' });
@@ -86,5 +87,28 @@ describe('parseRateLimits', () => {
 
   it.each(['', '10', '10/', '0/1s', '10/0s', '10/6 sec', 'ten/6s'])('rejects %j', (text) => {
     expect(parseRateLimits(text)).toBeUndefined();
+  });
+});
+
+describe('parseCallerTokens', () => {
+  const hash = 'a'.repeat(64);
+  it('reads an optional daily Nansen credit allowance per caller', () => {
+    const { callers, problems } = parseCallerTokens(
+      JSON.stringify([
+        { name: 'grafana', sha256: hash, rate_limit: '120/1m', nansen_daily_credits: 500 },
+        { name: 'cron', sha256: 'b'.repeat(64), rate_limit: '10/1m' },
+      ]),
+    );
+    expect(problems).toEqual([]);
+    expect(callers.map((c) => [c.name, c.nansenDailyCredits])).toEqual([
+      ['grafana', 500],
+      ['cron', undefined],
+    ]);
+  });
+
+  it.each([-1, 2.5, '500', null])('refuses an allowance of %s', (allowance) => {
+    const { callers, problems } = parseCallerTokens(JSON.stringify([{ name: 'grafana', sha256: hash, rate_limit: '120/1m', nansen_daily_credits: allowance }]));
+    expect(callers).toEqual([]);
+    expect(problems).toEqual(['caller 1: nansen_daily_credits must be a whole number of credits, 0 or more']);
   });
 });
