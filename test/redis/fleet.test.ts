@@ -16,24 +16,22 @@ beforeAll(async () => {
   redis = await TestRedis.start();
   cm = await startCoinMetricsSim();
   nansen = await startNansenSim({ apiKey: NANSEN_KEY });
-  const env = {
-    REDIS_URL: redis.url,
-    REDIS_KEY_PREFIX: 'fleet-test:',
-    GATEWAY_REPLICAS: '3',
-    COINMETRICS_BASE_URL: cm.url,
-    NANSEN_BASE_URL: nansen.url,
-    NANSEN_API_KEY: NANSEN_KEY,
-    NANSEN_CREDIT_RESERVE: '80',
-    ADMIN_TOKEN: ADMIN,
-    UPSTREAM_TIMEOUT_MS: '3000',
-  };
-  replicas = await Promise.all([startGateway(env), startGateway(env), startGateway(env)]);
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all((replicas ?? []).map((r) => r.stop()));
   await Promise.all([cm?.close(), nansen?.close(), redis?.kill()]);
 });
+
+/** Three gateway processes on the test's Redis, for the tests of one describe (one trio at a time keeps two cores responsive). */
+function fleet(env: Record<string, string>) {
+  beforeAll(async () => {
+    const shared = { REDIS_URL: redis.url, GATEWAY_REPLICAS: '3', COINMETRICS_BASE_URL: cm.url, NANSEN_BASE_URL: nansen.url, NANSEN_API_KEY: NANSEN_KEY, ADMIN_TOKEN: ADMIN };
+    replicas = await Promise.all([0, 1, 2].map(() => startGateway({ ...shared, ...env })));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all((replicas ?? []).map((r) => r.stop()));
+  });
+}
 
 beforeEach(() => {
   cm.reset();
@@ -50,6 +48,8 @@ const roundRobin = (i: number) => replicas[i % replicas.length]!;
 const admin = async (replica: GatewayProcess) => (await request(`${replica.base}/admin/budgets`, { headers: { authorization: `Bearer ${ADMIN}` } })).body.json() as Promise<{ shared: string }>;
 
 describe('three replicas sharing one Redis', () => {
+  fleet({ REDIS_KEY_PREFIX: 'fleet-test:', NANSEN_CREDIT_RESERVE: '80', UPSTREAM_TIMEOUT_MS: '3000' });
+
   it('make one upstream call for 100 concurrent identical cold requests', async () => {
     const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => get(roundRobin(i), '/netflows?window=30d&limit=50')));
     expect(answers.map((a) => a.status)).toEqual(Array(100).fill(200));
@@ -125,4 +125,62 @@ describe('three replicas sharing one Redis', () => {
     expect(shared).toEqual(['shared', 'shared', 'shared']);
     expect(cm.rateLimitHits).toBe(0);
   }, 40_000);
+});
+
+// The promises of the credit ledger, as an operator would try them.
+const SEVEN = 'smart_money,smart_money:fund,smart_money:smart_trader,smart_money:smart_trader_30d,smart_money:smart_trader_90d,smart_money:smart_trader_180d,smart_money:smart_hl_perps_trader';
+type Credits = { remaining: number | null; spent_today: number; in_flight: number };
+const credits = async (replica: GatewayProcess): Promise<Credits> =>
+  ((await (await request(`${replica.base}/admin/budgets`, { headers: { authorization: `Bearer ${ADMIN}` } })).body.json()) as { upstreams: { credits?: Credits }[] }).upstreams[1]!.credits!;
+const spentBySim = (start = 1_000_000) => start - nansen.credits;
+
+describe('the ledger on three replicas sharing one Redis', () => {
+  fleet({ REDIS_KEY_PREFIX: 'ledger-fleet:', NANSEN_CREDIT_RESERVE: '80', NANSEN_DAILY_CREDIT_CAP: '200', NANSEN_TTL_S: '1', UPSTREAM_TIMEOUT_MS: '5000' });
+  beforeEach(() => redis.flush());
+
+  it('stop a two-concurrent seven-cohort burst at the daily credit cap exactly, with no credits in flight at rest', async () => {
+    for (let round = 0; round < 12; round++) {
+      await Promise.all([0, 1].map((i) => get(replicas[(round * 2 + i) % 3]!, `/netflows?source=nansen&entity=${SEVEN}&min_trader_count=${round * 2 + i + 1}`)));
+    }
+    expect(spentBySim()).toBe(200);
+    for (const replica of replicas) expect(await credits(replica)).toMatchObject({ spent_today: 200, in_flight: 0 });
+    const refused = await get(replicas[0]!, `/netflows?source=nansen&min_trader_count=999`);
+    expect(refused.status).toBe(503);
+    expect(refused.json.detail).toContain('the daily Nansen credit cap is reached: 200 of 200 spent today (UTC)');
+  }, 60_000);
+
+  it('stop twelve concurrent questions on one replica at the credit reserve exactly (defect 2: they paid for all twelve)', async () => {
+    nansen.credits = 100;
+    await get(replicas[0]!, '/netflows?source=nansen&min_trader_count=50');
+    expect(nansen.credits).toBe(95);
+    const statuses = (await Promise.all(Array.from({ length: 12 }, (_, i) => get(replicas[0]!, `/netflows?source=nansen&min_trader_count=${60 + i}`)))).map((a) => a.status);
+    expect(nansen.credits).toBe(80);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(3);
+    expect(await credits(replicas[0]!)).toMatchObject({ remaining: 80, in_flight: 0 });
+  }, 30_000);
+
+  it('stop twelve concurrent questions spread over the replicas at the credit reserve exactly', async () => {
+    nansen.credits = 100;
+    const statuses = (await Promise.all(Array.from({ length: 12 }, (_, i) => get(replicas[i % 3]!, `/netflows?source=nansen&min_trader_count=${70 + i}`)))).map((a) => a.status);
+    expect(nansen.credits).toBe(80);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(4);
+    for (const replica of replicas) expect(await credits(replica)).toMatchObject({ remaining: 80, in_flight: 0 });
+  }, 30_000);
+
+  it('report an expired entry whose refresh failed as stale, on every replica', async () => {
+    const url = '/netflows?source=nansen&limit=5';
+    expect((await get(replicas[0]!, url)).json.sources[1]).toMatchObject({ status: 'ok', cache: 'miss' });
+    nansen.setFault({ kind: 'status', status: 500 });
+    await sleep(1500);
+    expect((await get(replicas[0]!, url)).json).toMatchObject({ complete: true, sources: [{}, { status: 'ok', cache: 'stale' }] });
+    for (let i = 0; i < 100 && !nansen.requests.some((r) => r.status === 500); i++) await sleep(50);
+    // the failure reaches Redis a moment after the upstream's answer
+    await sleep(200);
+    for (const replica of replicas) {
+      expect((await get(replica, url)).json).toMatchObject({
+        complete: false,
+        sources: [{}, { status: 'stale', cache: 'stale', error: { code: 'upstream_error' } }],
+      });
+    }
+  }, 30_000);
 });
