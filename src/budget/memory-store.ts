@@ -77,8 +77,9 @@ export class MemoryBudgetStore implements BudgetStore {
     slots.set(token, { expiresAt: leaseUntil, cost: credits?.cost ?? 0, settledAt: this.number(`${key}:credits:settled`, now) });
     if (!ledger || !credits) return { granted: true, token };
     // After the account ran dry this call is the one credit check; the others wait for its answer.
-    if (ledger.closedUntil > 0) this.set(`${key}:credits:closed`, (ledger.closedUntil = now + credits.recheckMs));
-    return { granted: true, token, credits: { ...ledger, inFlight: ledger.inFlight + credits.cost } };
+    const closedUntil = ledger.closedUntil > 0 ? now + credits.recheckMs : 0;
+    if (closedUntil > 0) this.set(`${key}:credits:closed`, closedUntil);
+    return { granted: true, token, credits: { ...ledger, inFlight: ledger.inFlight + credits.cost, closedUntil } };
   }
 
   async settle(request: SettleRequest): Promise<void> {
