@@ -181,6 +181,13 @@ end
 return out
 `;
 
+/** KEYS: slots, slot costs. ARGV: token. Frees a call slot and the credits it held. */
+export const RELEASE = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+`;
+
 /** KEYS: leases, lease amounts, spent today. ARGV: now, leaseUntil, token, amount, allowance. Returns { granted, spent, inFlight }. */
 export const RESERVE_ALLOWANCE = `${HELPERS}
 local now = tonumber(ARGV[1])

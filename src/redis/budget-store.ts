@@ -20,7 +20,7 @@ import {
   type WindowState,
 } from '../budget/store.js';
 import { DAY_MS, utcDayStart } from '../time.js';
-import { ALLOWANCE_STATE, CIRCUIT_CHECK, CIRCUIT_RECORD, RESERVE, RESERVE_ALLOWANCE, SETTLE, SETTLE_ALLOWANCE, UPSTREAM_STATE } from './budget-scripts.js';
+import { ALLOWANCE_STATE, CIRCUIT_CHECK, CIRCUIT_RECORD, RELEASE, RESERVE, RESERVE_ALLOWANCE, SETTLE, SETTLE_ALLOWANCE, UPSTREAM_STATE } from './budget-scripts.js';
 import type { RedisConnection } from './connection.js';
 
 /**
@@ -72,6 +72,7 @@ declare module 'ioredis' {
     netflowsTake(...args: (string | number)[]): Promise<number[]>;
     netflowsReserve(...args: (string | number)[]): Promise<Reply>;
     netflowsSettle(...args: (string | number)[]): Promise<number>;
+    netflowsRelease(slots: string, costs: string, token: string): Promise<number>;
     netflowsUpstreamState(...args: (string | number)[]): Promise<number[]>;
     netflowsReserveAllowance(...args: (string | number)[]): Promise<number[]>;
     netflowsSettleAllowance(...args: (string | number)[]): Promise<number>;
@@ -91,6 +92,7 @@ export class RedisBudgetStore implements BudgetStore {
     client.defineCommand('netflowsTake', { lua: TAKE });
     client.defineCommand('netflowsReserve', { lua: RESERVE });
     client.defineCommand('netflowsSettle', { lua: SETTLE });
+    client.defineCommand('netflowsRelease', { numberOfKeys: 2, lua: RELEASE });
     client.defineCommand('netflowsUpstreamState', { lua: UPSTREAM_STATE });
     client.defineCommand('netflowsReserveAllowance', { numberOfKeys: 3, lua: RESERVE_ALLOWANCE });
     client.defineCommand('netflowsSettleAllowance', { numberOfKeys: 3, lua: SETTLE_ALLOWANCE });
@@ -151,7 +153,7 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async release(key: string, token: string): Promise<void> {
-    await this.redis.run((c) => c.multi().zrem(`slots:${key}`, token).hdel(`slot-costs:${key}`, token).exec());
+    await this.redis.run((c) => c.netflowsRelease(`slots:${key}`, `slot-costs:${key}`, token));
   }
 
   async upstreamState(key: string, limits: readonly RateLimit[], credits: boolean, now: number): Promise<UpstreamState> {
