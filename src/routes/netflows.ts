@@ -57,7 +57,10 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
       },
     },
     async (request, reply) => {
-      const requestKey = `${request.url}\n${request.headers.accept ?? ''}`;
+      const query = request.query as RawQuery;
+      const format = negotiateFormat(query.format, request.headers.accept);
+      // By the negotiated format, not the raw Accept: a caller cannot make keys by spelling it anew.
+      const requestKey = `${format}\n${request.url}`;
       const kept = rendered.get(requestKey);
       if (kept) {
         onKeptAnswer(true);
@@ -65,8 +68,6 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
         return send(reply, kept.answer, request.headers['if-none-match']);
       }
 
-      const query = request.query as RawQuery;
-      const format = negotiateFormat(query.format, request.headers.accept);
       const parsed = parseNetflowsQuery(query, clock());
       const questionKey = `${format}|${parsed.query.offset}|${parsed.fingerprint}`;
       const same = rendered.get(questionKey);
@@ -87,7 +88,8 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
         const allHits = answer.sources.every((s) => s.cache === null || s.cache === 'hit');
         const asHit = () =>
           render({ ...answer, sources: answer.sources.map((s) => (s.cache === null ? s : { ...s, cache: 'hit' })) }, format, nextCursor, link, [fresh.etag]);
-        rendered.set([requestKey, questionKey], new KeptAnswer(allHits ? () => fresh : asHit, fresh.body.length, answer.storedAt, answer.freshUntil));
+        const bytes = allHits ? fresh.body.length : fresh.body.length + answerBytes(fresh.body.length, format);
+        rendered.set([requestKey, questionKey], new KeptAnswer(allHits ? () => fresh : asHit, bytes, answer.storedAt, answer.freshUntil));
       }
       return send(reply, fresh, request.headers['if-none-match']);
     },
@@ -138,6 +140,15 @@ const ANSWER_HEADERS = {
   RateLimit: header('With caller tokens: what is left of the tightest quota window (draft-ietf-httpapi-ratelimit-headers).'),
   'RateLimit-Policy': header('With caller tokens: the caller\'s quota windows.'),
 };
+
+/**
+ * Heap an answer's records take until the kept answer is rendered as a hit, from the size
+ * of the body made of them: as the upstream cache counts, twice their JSON; a CSV body is a
+ * third to a half of the JSON of the same rows.
+ */
+function answerBytes(bodyBytes: number, format: Format): number {
+  return 2 * (format === 'csv' ? 3 * bodyBytes : bodyBytes);
+}
 
 /** RFC 9211, one member per source that answered. */
 function cacheStatus(sources: readonly SourceStatus[]): string {
