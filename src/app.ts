@@ -9,7 +9,7 @@ import { answerClientError, answerWithProblems } from './plugins/problems.js';
 import { trackConnections } from './lifecycle.js';
 import pino, { type Logger } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
-import type { Config } from './config.js';
+import { requestDeadlineMs, type Config } from './config.js';
 import { NetflowsService } from './netflows/service.js';
 import { createCoinMetricsProvider } from './providers/coinmetrics/index.js';
 import { createNansenProvider } from './providers/nansen/index.js';
@@ -92,6 +92,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     clientErrorHandler: answerClientError,
+    // Every socket has a timeout: its headers, the whole request, idle keep-alive, and no traffic at all.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    connectionTimeout: config.connectionTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      // Node checks the two timeouts above on this interval (30 s by default), so it bounds how late they fire.
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(config.headersTimeoutMs / 2)),
+    },
     // While draining, requests on open connections are still served (with Connection: close); /readyz says 503.
     return503OnClosing: false,
   });
@@ -185,7 +194,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (durationMs !== undefined) metrics.upstreamDuration.observe({ source }, durationMs / 1000);
       },
     });
-  const common = { cache, clock, logger: app.log, loadTimeoutMs: requestDeadlineMs(config) };
+  const common = { cache, clock, logger: app.log, loadTimeoutMs: requestDeadlineMs(config.upstreamTimeoutMs) };
   providers.push(
     createCoinMetricsProvider({ ...common, config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl, guards.coinmetrics) }),
   );
@@ -211,7 +220,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       service,
       clock,
       rendered,
-      deadlineMs: requestDeadlineMs(config),
+      deadlineMs: requestDeadlineMs(config.upstreamTimeoutMs),
       privateCache: config.callers !== undefined,
       onKeptAnswer: (hit) => metrics.responseCache.inc({ outcome: hit ? 'hit' : 'miss' }),
     });
@@ -239,7 +248,7 @@ export function createUpstreamCache(config: Config, clock: Clock, shared?: Share
     staleWhileRevalidateMs: config.staleWhileRevalidateS * 1000,
     staleIfErrorMs: config.staleIfErrorS * 1000,
     clock,
-    ...(shared ? { shared, leaseMs: requestDeadlineMs(config) } : {}),
+    ...(shared ? { shared, leaseMs: requestDeadlineMs(config.upstreamTimeoutMs) } : {}),
   });
 }
 
@@ -255,9 +264,4 @@ function connectShared(config: Config, logger: FastifyBaseLogger, clock: Clock):
 
 function renderedCacheBytes(config: Config): number {
   return (config.cacheMaxMb * 1024 * 1024) / 8;
-}
-
-/** One whole /netflows request, every page and upstream call in it, gets this long. */
-function requestDeadlineMs(config: Config): number {
-  return config.upstreamTimeoutMs * 3;
 }

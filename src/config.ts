@@ -53,6 +53,14 @@ export interface Config {
   circuitFailures: number;
   /** How long an open circuit refuses calls before one probe, seconds (default 30). */
   circuitCooldownS: number;
+  /** Time for a request's headers to arrive, ms (default 10000); past it a 408. */
+  headersTimeoutMs: number;
+  /** Time for a whole request, headers and body, to arrive, ms (default 30000); past it a 408. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open, ms (default 72000). */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic either way for this long is closed, ms (default: the /netflows deadline + 30000). */
+  connectionTimeoutMs: number;
   /** How long in-flight requests may take to finish after SIGTERM, ms (default 10000). */
   shutdownGraceMs: number;
   /** Memory bound of the response cache, MiB (default 256). */
@@ -99,6 +107,7 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
   const read = new EnvReader(env, readFile, problems);
 
   const coinmetricsKey = read.secret('COINMETRICS_API_KEY');
+  const upstreamTimeoutMs = read.integer('UPSTREAM_TIMEOUT_MS', 10_000, 100, 300_000);
   const nansenKey = read.secret('NANSEN_API_KEY');
   const config: Config = {
     host: read.string('HOST', '0.0.0.0'),
@@ -121,11 +130,12 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
       dailyCreditCap: read.optionalInteger('NANSEN_DAILY_CREDIT_CAP', 1, Number.MAX_SAFE_INTEGER),
       ttlS: read.integer('NANSEN_TTL_S', 60, 1, 86_400),
     },
-    upstreamTimeoutMs: read.integer('UPSTREAM_TIMEOUT_MS', 10_000, 100, 300_000),
+    upstreamTimeoutMs,
     upstreamRetries: read.integer('UPSTREAM_RETRIES', 2, 0, 5),
     upstreamMaxBodyMb: read.integer('UPSTREAM_MAX_BODY_MB', 32, 1, 1024),
     circuitFailures: read.integer('CIRCUIT_FAILURES', 5, 1, 1000),
     circuitCooldownS: read.integer('CIRCUIT_COOLDOWN_S', 30, 1, 3600),
+    ...serverTimeouts(read, upstreamTimeoutMs, problems),
     shutdownGraceMs: read.integer('SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
     cacheMaxMb: read.integer('CACHE_MAX_MB', 256, 1, 65_536),
     staleWhileRevalidateS: read.integer('STALE_WHILE_REVALIDATE_S', 30, 0, 86_400),
@@ -140,6 +150,27 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** A whole /netflows request, every page and upstream call in it, gets three upstream timeouts. */
+export function requestDeadlineMs(upstreamTimeoutMs: number): number {
+  return upstreamTimeoutMs * 3;
+}
+
+/** The HTTP server's timeouts; the connection's outlasts the longest answer the gateway may take. */
+function serverTimeouts(read: EnvReader, upstreamTimeoutMs: number, problems: string[]) {
+  const deadlineMs = requestDeadlineMs(upstreamTimeoutMs);
+  const timeouts = {
+    headersTimeoutMs: read.integer('HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: read.integer('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    keepAliveTimeoutMs: read.integer('KEEP_ALIVE_TIMEOUT_MS', 72_000, 100, 600_000),
+    connectionTimeoutMs: read.integer('CONNECTION_TIMEOUT_MS', deadlineMs + 30_000, 100, 3_600_000),
+  };
+  if (timeouts.headersTimeoutMs > timeouts.requestTimeoutMs) problems.push('HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS');
+  if (timeouts.connectionTimeoutMs <= deadlineMs) {
+    problems.push(`CONNECTION_TIMEOUT_MS must exceed the longest /netflows request (3 × UPSTREAM_TIMEOUT_MS = ${deadlineMs} ms)`);
+  }
+  return timeouts;
 }
 
 /** Parses `10/6s,300/1m`; returns undefined when any part is malformed. */

@@ -3,11 +3,13 @@ import type { SourceId } from './providers/types.js';
 /** The one catalogue of errors a caller can see: status and title per stable code. */
 export const ERRORS = {
   invalid_parameter: { status: 400, title: 'Invalid parameter' },
+  bad_request: { status: 400, title: 'Bad request' },
   unauthenticated: { status: 401, title: 'Unauthenticated' },
   forbidden: { status: 403, title: 'Forbidden' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   not_acceptable: { status: 406, title: 'Not acceptable' },
+  request_timeout: { status: 408, title: 'Request timeout' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   uri_too_long: { status: 414, title: 'URI too long' },
   rate_limited: { status: 429, title: 'Rate limited' },

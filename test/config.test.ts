@@ -59,6 +59,15 @@ describe('loadConfig', () => {
     expect(found.join('\n')).not.toContain('nsk_secret_value');
   });
 
+  it('sets every server timeout, the connection one past the longest /netflows request', () => {
+    expect(loadConfig({})).toMatchObject({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, connectionTimeoutMs: 60_000 });
+    expect(loadConfig({ UPSTREAM_TIMEOUT_MS: '20000' }).connectionTimeoutMs).toBe(90_000);
+    expect(problems({ HEADERS_TIMEOUT_MS: '40000' })).toEqual(['HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS']);
+    expect(problems({ CONNECTION_TIMEOUT_MS: '30000' })).toEqual([
+      'CONNECTION_TIMEOUT_MS must exceed the longest /netflows request (3 × UPSTREAM_TIMEOUT_MS = 30000 ms)',
+    ]);
+  });
+
   it('refuses an empty key file', () => {
     expect(problems({ COINMETRICS_API_KEY_FILE: '/k' }, () => '\n')).toEqual(['COINMETRICS_API_KEY_FILE points to an empty file: /k']);
   });

@@ -18,14 +18,25 @@ export function answerWithProblems(app: FastifyInstance): void {
   });
 }
 
-/** Requests Node refuses before Fastify sees them (oversized headers, bad framing) still get a problem. */
+/** Requests Node refuses before Fastify sees them, by Node's error code, in the catalogue's terms. */
+const CLIENT_ERRORS: Record<string, { code: ErrorCode; detail: string }> = {
+  HPE_HEADER_OVERFLOW: { code: 'header_fields_too_large', detail: 'the request line or headers are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', detail: 'the request did not arrive in time' },
+};
+const UNPARSEABLE = { code: 'bad_request', detail: 'the request could not be parsed' } as const;
+
+/**
+ * Requests Node refuses before Fastify sees them (oversized headers, bad framing, too slow)
+ * still get a problem, unless an answer to that connection has already begun.
+ */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable) {
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
-  const code: ErrorCode = error.code === 'HPE_HEADER_OVERFLOW' ? 'header_fields_too_large' : 'invalid_parameter';
-  const body = JSON.stringify(problemBody(code, code === 'header_fields_too_large' ? 'the request line or headers are too large' : 'the request could not be parsed'));
+  const { code, detail } = CLIENT_ERRORS[error.code ?? ''] ?? UNPARSEABLE;
+  const body = JSON.stringify(problemBody(code, detail));
   const { status, title } = ERRORS[code];
   socket.end(
     `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
