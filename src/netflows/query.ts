@@ -52,6 +52,8 @@ export const DEFAULT_SERIES_DAYS = 30;
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
 const MAX_LIST_ITEMS = 100;
+/** Nansen's sectors are words ("DeFi Lending (Money Markets)", "Layer 1"); nothing that could end a header or a quoted string. */
+const SECTOR = /^[\p{L}\p{N} ()&'./+_:-]{1,100}$/u;
 
 export const DEFAULT_SNAPSHOT_SORT: readonly SortKey[] = [{ field: 'net_flow_usd', descending: true }];
 export const DEFAULT_SERIES_SORT: readonly SortKey[] = [
@@ -123,7 +125,7 @@ export function parseNetflowsQuery(raw: RawQuery, now: number): ParsedQuery {
   const nansen: NansenFilters = {};
   const tokenAddresses = params.list('token_address', (s) => /^[A-Za-z0-9]{1,128}$/.test(s), 'token contract addresses');
   if (tokenAddresses) nansen.tokenAddresses = tokenAddresses.map((a) => (/^0x[0-9a-f]+$/i.test(a) ? a.toLowerCase() : a));
-  const sectors = params.list('sector', (s) => s.length <= 100 && !/[\u0000-\u001f]/.test(s), 'Nansen token sectors');
+  const sectors = params.list('sector', (s) => SECTOR.test(s), "Nansen token sectors: letters, digits, spaces and ( ) & ' . / + - _ :");
   if (sectors) nansen.sectors = sectors;
   const includeStablecoins = params.boolean('include_stablecoins');
   if (includeStablecoins !== undefined) nansen.includeStablecoins = includeStablecoins;

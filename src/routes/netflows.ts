@@ -82,7 +82,7 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
       const answer = await service.answer(parsed, AbortSignal.timeout(deadlineMs));
       request.cacheOutcome = answer.sources.flatMap((s) => (s.cache ? [`${s.source}:${s.cache}`] : s.status === 'error' ? [`${s.source}:error`] : [])).join(',');
       const nextCursor = answer.nextOffset === null ? null : encodeCursor(answer.nextOffset, parsed.fingerprint);
-      const link = nextCursor ? `<${nextLink(request.url, nextCursor)}>; rel="next"` : undefined;
+      const link = nextCursor ? `<${nextLink(request.routeOptions.url ?? '/netflows', query, nextCursor)}>; rel="next"` : undefined;
       const fresh = render(answer, format, nextCursor, link);
       if (answer.complete) {
         const allHits = answer.sources.every((s) => s.cache === null || s.cache === 'hit');
@@ -162,11 +162,15 @@ function cacheStatus(sources: readonly SourceStatus[]): string {
     .join(', ');
 }
 
-/** The request's own URL with `cursor` replaced, so every other parameter reads as the caller wrote it. */
-function nextLink(url: string, cursor: string): string {
-  const [path = '/netflows', search = ''] = url.split('?', 2);
-  const kept = search.split('&').filter((part) => part !== '' && !part.startsWith('cursor='));
-  return `${path}?${[...kept, `cursor=${cursor}`].join('&')}`;
+/**
+ * The next page: the caller's parameters as parsed (never the raw URL), every name and
+ * value percent-encoded, with `cursor` replaced; nothing a caller sends can end the target.
+ */
+export function nextLink(path: string, query: RawQuery, cursor: string): string {
+  const params = Object.entries(query).flatMap(([name, value]) =>
+    name === 'cursor' || typeof value !== 'string' ? [] : [`${encodeURIComponent(name)}=${encodeURIComponent(value)}`],
+  );
+  return `${path}?${[...params, `cursor=${encodeURIComponent(cursor)}`].join('&')}`;
 }
 
 function matches(header: string, answer: Rendered): boolean {
