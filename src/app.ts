@@ -32,6 +32,7 @@ import { RedisCacheTier } from './redis/cache-tier.js';
 import { RedisConnection } from './redis/connection.js';
 import { Metrics } from './metrics.js';
 import { registerStateGauges } from './plugins/gauges.js';
+import { COMPRESSIBLE_TYPES, varyOnEncoding } from './plugins/vary.js';
 import { OneLinePerRequest, observability, requestId } from './plugins/observability.js';
 
 export interface AppDeps {
@@ -126,7 +127,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       maxAge: 600,
     });
   }
-  await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip', 'deflate'], brotliOptions: { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } } });
+  varyOnEncoding(app, COMPRESS_THRESHOLD_BYTES);
+  await app.register(compress, {
+    global: true,
+    threshold: COMPRESS_THRESHOLD_BYTES,
+    customTypes: COMPRESSIBLE_TYPES,
+    encodings: ['br', 'gzip', 'deflate'],
+    brotliOptions: { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } },
+  });
 
   app.addSchema(problemSchema);
   app.addSchema(recordSchema);
@@ -233,6 +241,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 }
 
 const UPSTREAM_CLOSE_MS = 1000;
+const COMPRESS_THRESHOLD_BYTES = 1024;
 
 /** The headers a browser dashboard may read from an answer. */
 export const CORS_EXPOSED_HEADERS = ['etag', 'link', 'cache-status', 'age', 'ratelimit', 'ratelimit-policy', 'retry-after', 'x-request-id', 'netflows-complete', 'netflows-sources'];

@@ -10,7 +10,7 @@ export interface Rendered {
   /** Validators of earlier representations of the same data (the first answer said `miss`). */
   alsoMatches: readonly string[];
   contentType: string;
-  /** Headers that do not change with time: Cache-Status, Netflows-*, Link, Vary. */
+  /** Headers that do not change with time: Cache-Status, Netflows-*, Link. */
   headers: Readonly<Record<string, string>>;
   storedAt: number;
   freshUntil: number;

@@ -5,6 +5,7 @@ import { encodeCursor } from '../netflows/cursor.js';
 import { CONTENT_TYPES, negotiateFormat, serialize, sourcesHeader, type Format } from '../netflows/format.js';
 import { parseNetflowsQuery, type RawQuery } from '../netflows/query.js';
 import type { NetflowsAnswer, NetflowsService, SourceStatus } from '../netflows/service.js';
+import { addVary } from '../plugins/vary.js';
 import { netflowsQuerySchema, problemResponses, WINDOW_RULE } from '../schema/index.js';
 import type { Clock } from '../time.js';
 
@@ -106,7 +107,6 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
         'cache-status': cacheStatus(answer.sources),
         'netflows-complete': String(answer.complete),
         'netflows-sources': sourcesHeader(answer.sources),
-        vary: 'accept',
         ...(link ? { link } : {}),
       },
       storedAt: answer.storedAt,
@@ -117,6 +117,7 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
   function send(reply: FastifyReply, answer: Rendered, ifNoneMatch: string | undefined) {
     const now = clock();
     reply.headers(answer.headers);
+    addVary(reply, 'accept');
     reply.header('etag', answer.etag);
     reply.header('age', String(Math.max(0, Math.floor((now - answer.storedAt) / 1000))));
     const maxAge = Math.max(0, Math.floor((answer.freshUntil - now) / 1000));
