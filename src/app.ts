@@ -20,7 +20,8 @@ import { netflowsRoute } from './routes/netflows.js';
 import { netflowsResponseSchema, problemSchema, recordSchema } from './schema/index.js';
 import { systemClock, type Clock } from './time.js';
 import { UpstreamClient } from './upstream/http.js';
-import { callerGuard } from './auth/guard.js';
+import type { CallerToken } from './auth/callers.js';
+import { callerGuard, operatorGuard } from './auth/guard.js';
 import { createGuards, type UpstreamGuards } from './budget/index.js';
 import { MemoryBudgetStore, type BudgetStore } from './budget/store.js';
 import { RenderedCache } from './cache/rendered.js';
@@ -158,14 +159,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ],
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'A caller token (when CALLER_TOKENS_FILE is set), or the admin token for /admin/*.' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'A caller token (when CALLER_TOKENS_FILE is set); the admin token for /admin/*; the admin token or METRICS_TOKEN for /metrics when caller tokens are on.' },
         },
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true } });
-  await app.register(observability, { metrics });
+  // Before any route, so every route's errors are problems (/metrics's 401 among them).
+  answerWithProblems(app);
+  await app.register(observability, { metrics, ...(config.callers ? { metricsGuard: metricsGuard(config, config.callers) } : {}) });
 
   const shared = config.redisUrl ? connectShared(config, app.log, clock) : undefined;
   if (shared) {
@@ -218,8 +221,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const sharedMode = () => (shared ? (shared.store.degraded ? 'degraded' : 'shared') : 'off');
   registerStateGauges(metrics, { cache, rendered, upstreams, callers: config.callers ?? [], store: budgetStore, clock, sharedMode });
 
-  answerWithProblems(app);
-
   await app.register(healthRoutes, { lifecycle });
   await app.register(async (data) => {
     if (config.callers) data.addHook('onRequest', callerGuard(config.callers, budgetStore, clock));
@@ -245,6 +246,16 @@ const COMPRESS_THRESHOLD_BYTES = 1024;
 
 /** The headers a browser dashboard may read from an answer. */
 export const CORS_EXPOSED_HEADERS = ['etag', 'link', 'cache-status', 'age', 'ratelimit', 'ratelimit-policy', 'retry-after', 'x-request-id', 'netflows-complete', 'netflows-sources'];
+
+/** With caller tokens on, /metrics (it names callers and budgets) needs the admin token or METRICS_TOKEN. */
+function metricsGuard(config: Config, callers: readonly CallerToken[]) {
+  const tokens = [config.adminToken, config.metricsToken].filter((token) => token !== undefined);
+  return operatorGuard(tokens, callers, {
+    forbidden: '/metrics needs the admin token or METRICS_TOKEN',
+    unauthenticated: '/metrics needs Authorization: Bearer <METRICS_TOKEN or admin token>',
+    realm: 'netflows-metrics',
+  });
+}
 
 function sourceOfKey(key: string): string {
   return key.slice(0, key.indexOf('|'));

@@ -72,6 +72,8 @@ export interface Config {
   /** Longest wait for upstream budget before answering stale or 503, ms (default 2000). */
   budgetMaxWaitMs: number;
   adminToken: Secret | undefined;
+  /** With caller tokens on, /metrics needs this or the admin token (for Prometheus). */
+  metricsToken: Secret | undefined;
   /** Unset: one process on its own. Set: replicas share cache, single-flight and budgets here. */
   redisUrl: string | undefined;
   /** Prefix of every Redis key, so several gateways can share one Redis (default `netflows:`). */
@@ -142,6 +144,7 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
     staleIfErrorS: read.integer('STALE_IF_ERROR_S', 3600, 0, 7 * 86_400),
     budgetMaxWaitMs: read.integer('BUDGET_MAX_WAIT_MS', 2000, 0, 60_000),
     adminToken: read.secret('ADMIN_TOKEN'),
+    metricsToken: read.secret('METRICS_TOKEN'),
     corsOrigins: read.origins('CORS_ORIGINS'),
     redisUrl: read.redisUrl('REDIS_URL'),
     redisKeyPrefix: read.string('REDIS_KEY_PREFIX', 'netflows:'),
@@ -150,6 +153,19 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** What an operator should know at start: a source off, routes open to anyone, a /metrics nobody can open. */
+export function startupWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (!config.nansen.apiKey) warnings.push('NANSEN_API_KEY is not set: the Nansen source is disabled');
+  if (!config.coinmetrics.apiKey) warnings.push('COINMETRICS_API_KEY is not set: using the Coin Metrics Community API');
+  if (!config.callers) {
+    warnings.push('CALLER_TOKENS_FILE is not set: data routes and /metrics are open to anyone who can reach them');
+  } else if (!config.adminToken && !config.metricsToken) {
+    warnings.push('caller tokens are on and neither METRICS_TOKEN nor ADMIN_TOKEN is set: /metrics answers 401 to everyone');
+  }
+  return warnings;
 }
 
 /** A whole /netflows request, every page and upstream call in it, gets three upstream timeouts. */
