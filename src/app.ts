@@ -5,7 +5,7 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { answerClientError, answerWithProblems } from './plugins/problems.js';
+import { answerClientError, answerWithProblems, requireHost } from './plugins/problems.js';
 import { trackConnections } from './lifecycle.js';
 import pino, { type Logger } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
@@ -102,6 +102,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       headersTimeout: config.headersTimeoutMs,
       // Node checks the two timeouts above on this interval (30 s by default), so it bounds how late they fire.
       connectionsCheckingInterval: Math.min(1000, Math.ceil(config.headersTimeoutMs / 2)),
+      // Node would answer a bare 400; requireHost() answers a problem instead.
+      requireHostHeader: false,
     },
     // While draining, requests on open connections are still served (with Connection: close); /readyz says 503.
     return503OnClosing: false,
@@ -168,6 +170,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true } });
   // Before any route, so every route's errors are problems (/metrics's 401 among them).
   answerWithProblems(app);
+  requireHost(app);
   await app.register(observability, { metrics, ...(config.callers ? { metricsGuard: metricsGuard(config, config.callers) } : {}) });
 
   const shared = config.redisUrl ? connectShared(config, app.log, clock) : undefined;

@@ -1,4 +1,4 @@
-import { invalidParameter } from '../errors.js';
+import { echo, invalidParameter } from '../errors.js';
 import { COHORT_BY_ENTITY } from '../providers/nansen/catalog.js';
 import { EXCHANGE_BY_SLUG } from '../providers/coinmetrics/catalog.js';
 import {
@@ -193,7 +193,7 @@ class Params {
   constructor(private readonly raw: RawQuery) {
     for (const name of Object.keys(raw)) {
       if (!(NETFLOWS_PARAMS as readonly string[]).includes(name)) {
-        throw invalidParameter(name, `unknown parameter \`${name}\`; known parameters are ${NETFLOWS_PARAMS.join(', ')}`);
+        throw invalidParameter(echo(name), `unknown parameter \`${echo(name)}\`; known parameters are ${NETFLOWS_PARAMS.join(', ')}`);
       }
     }
   }
@@ -228,7 +228,7 @@ class Params {
     if (items.some((s) => s === '')) throw invalidParameter(name, `\`${name}\` has an empty item`);
     if (items.length > MAX_LIST_ITEMS) throw invalidParameter(name, `\`${name}\` may list at most ${MAX_LIST_ITEMS} items`);
     const bad = items.find((s) => !valid(s));
-    if (bad !== undefined) throw invalidParameter(name, `\`${name}\` has an unknown value "${printable(bad)}"; expected ${expected}`);
+    if (bad !== undefined) throw invalidParameter(name, `\`${name}\` has an unknown value "${echo(bad)}"; expected ${expected}`);
     return [...new Set(items)];
   }
 
@@ -284,17 +284,11 @@ class Params {
       const descending = item.startsWith('-');
       const field = descending ? item.slice(1) : item;
       if (!(SORT_FIELDS as readonly string[]).includes(field)) {
-        throw invalidParameter('sort', `\`sort\` cannot sort by "${printable(field)}"; fields are ${SORT_FIELDS.join(', ')}, with - for descending`);
+        throw invalidParameter('sort', `\`sort\` cannot sort by "${echo(field)}"; fields are ${SORT_FIELDS.join(', ')}, with - for descending`);
       }
       if (keys.some((k) => k.field === field)) throw invalidParameter('sort', `\`sort\` names ${field} twice`);
       keys.push({ field: field as SortField, descending });
     }
     return keys;
   }
-}
-
-/** Echo a caller's value in an error without control characters or unbounded length. */
-function printable(value: string): string {
-  const clean = value.replace(/[\u0000-\u001f\u007f]/g, '?');
-  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
 }
