@@ -323,6 +323,18 @@ describe('errors', () => {
     if (status === 503) expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 
+  it('logs an upstream call that the upstream refused at warn (regression: a rejected key logged at info)', async () => {
+    const other = await startStack({ env: { NANSEN_API_KEY: 'nsk_wrong' } });
+    try {
+      await other.app.inject('/netflows?source=nansen');
+      const calls = other.logs.map((line) => JSON.parse(line)).filter((line) => line.msg === 'upstream call' && line.upstream === 'nansen');
+      expect(calls.length).toBeGreaterThan(0);
+      expect(calls.map((line) => [line.status, line.level])).toEqual(calls.map(() => [401, 40]));
+    } finally {
+      await other.close();
+    }
+  });
+
   it('maps a rejected Nansen key to 502 without leaking the key or the upstream body', async () => {
     const other = await startStack({ env: { NANSEN_API_KEY: 'nsk_wrong' } });
     try {
