@@ -53,7 +53,14 @@ export class ProblemError extends Error {
 /** The body of a problem. Whatever reached `detail` and `param` unescaped is escaped here too. */
 export function problemBody(code: ErrorCode, detail: string, param?: string): Problem {
   const { status, title } = ERRORS[code];
-  return { type: `urn:netflows:problem:${code}`, title, status, detail: escapeNonPrintable(detail), code, ...(param ? { param: escapeNonPrintable(param) } : {}) };
+  return {
+    type: `urn:netflows:problem:${code}`,
+    title,
+    status,
+    detail: escapeNonPrintable(detail),
+    code,
+    ...(param ? { param: escapeNonPrintable(param) } : {}),
+  };
 }
 
 /** Longest echo of a caller's value in an error, in characters (before escaping). */

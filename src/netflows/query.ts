@@ -193,7 +193,8 @@ class Params {
   constructor(private readonly raw: RawQuery) {
     for (const name of Object.keys(raw)) {
       if (!(NETFLOWS_PARAMS as readonly string[]).includes(name)) {
-        throw invalidParameter(echo(name), `unknown parameter \`${echo(name)}\`; known parameters are ${NETFLOWS_PARAMS.join(', ')}`);
+        const shown = echo(name);
+        throw invalidParameter(shown, `unknown parameter \`${shown}\`; known parameters are ${NETFLOWS_PARAMS.join(', ')}`);
       }
     }
   }
