@@ -1,10 +1,18 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/** The memory flood loads both cores for a while: it runs alone, after the other suites, so neither disturbs the other's timing. */
+const FLOOD = 'test/memory.test.ts';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // Fails the run, naming what to install, when a program the tests start is missing.
+    globalSetup: ['test/prerequisites.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'suites', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, FLOOD], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'flood', include: [FLOOD], sequence: { groupOrder: 1 } } },
+    ],
   },
 });

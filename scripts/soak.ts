@@ -21,6 +21,7 @@ const FAULT_EVERY_S = Number(process.env.SOAK_FAULT_EVERY_S ?? 10);
 const CACHE_MB = Number(process.env.SOAK_CACHE_MB ?? 64);
 const CM_KEY = 'soak-cm-key';
 const NANSEN_KEY = 'nsk_soak_key';
+const METRICS_TOKEN = 'soak-metrics-token';
 
 const faults: (Fault | null)[] = [
   null,
@@ -80,7 +81,7 @@ async function untilHealthy(base: string, gateway: ChildProcess): Promise<void> 
 }
 
 async function metrics(base: string): Promise<Record<string, number>> {
-  const text = await (await request(`${base}/metrics`)).body.text();
+  const text = await (await request(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).body.text();
   const pick = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `)).join('\n'))?.[2] ?? NaN);
   return { rssBytes: pick('process_resident_memory_bytes'), loopP99Seconds: pick('nodejs_eventloop_lag_p99_seconds') };
 }
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
       NANSEN_API_KEY: NANSEN_KEY,
       NANSEN_BASE_URL: nansen.url,
       CALLER_TOKENS_FILE: callersFile,
+      METRICS_TOKEN,
       CACHE_MAX_MB: String(CACHE_MB),
       UPSTREAM_TIMEOUT_MS: '1500',
       NANSEN_TTL_S: '5',

@@ -5,11 +5,11 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { answerClientError, answerWithProblems } from './plugins/problems.js';
+import { answerClientError, answerWithProblems, requireHost } from './plugins/problems.js';
 import { trackConnections } from './lifecycle.js';
 import pino, { type Logger } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
-import type { Config } from './config.js';
+import { requestDeadlineMs, type Config } from './config.js';
 import { NetflowsService } from './netflows/service.js';
 import { createCoinMetricsProvider } from './providers/coinmetrics/index.js';
 import { createNansenProvider } from './providers/nansen/index.js';
@@ -20,7 +20,8 @@ import { netflowsRoute } from './routes/netflows.js';
 import { netflowsResponseSchema, problemSchema, recordSchema } from './schema/index.js';
 import { systemClock, type Clock } from './time.js';
 import { UpstreamClient } from './upstream/http.js';
-import { callerGuard } from './auth/guard.js';
+import type { CallerToken } from './auth/callers.js';
+import { callerGuard, operatorGuard } from './auth/guard.js';
 import { createGuards, type UpstreamGuards } from './budget/index.js';
 import { CallerCredits } from './budget/allowance.js';
 import { MemoryBudgetStore } from './budget/memory-store.js';
@@ -34,6 +35,7 @@ import { RedisCacheTier } from './redis/cache-tier.js';
 import { RedisConnection } from './redis/connection.js';
 import { Metrics } from './metrics.js';
 import { registerStateGauges } from './plugins/gauges.js';
+import { COMPRESSIBLE_TYPES, varyOnEncoding } from './plugins/vary.js';
 import { OneLinePerRequest, observability, requestId } from './plugins/observability.js';
 
 export interface AppDeps {
@@ -94,6 +96,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     clientErrorHandler: answerClientError,
+    // Every socket has a timeout: its headers, the whole request, idle keep-alive, and no traffic at all.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    connectionTimeout: config.connectionTimeoutMs,
+    http: {
+      headersTimeout: config.headersTimeoutMs,
+      // Node checks the two timeouts above on this interval (30 s by default), so it bounds how late they fire.
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(config.headersTimeoutMs / 2)),
+      // Node would answer a bare 400; requireHost() answers a problem instead.
+      requireHostHeader: false,
+    },
     // While draining, requests on open connections are still served (with Connection: close); /readyz says 503.
     return503OnClosing: false,
   });
@@ -119,7 +132,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       maxAge: 600,
     });
   }
-  await app.register(compress, { global: true, threshold: 1024, encodings: ['br', 'gzip', 'deflate'], brotliOptions: { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } } });
+  varyOnEncoding(app, COMPRESS_THRESHOLD_BYTES);
+  await app.register(compress, {
+    global: true,
+    threshold: COMPRESS_THRESHOLD_BYTES,
+    customTypes: COMPRESSIBLE_TYPES,
+    encodings: ['br', 'gzip', 'deflate'],
+    brotliOptions: { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } },
+  });
 
   app.addSchema(problemSchema);
   app.addSchema(recordSchema);
@@ -143,14 +163,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ],
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'A caller token (when CALLER_TOKENS_FILE is set), or the admin token for /admin/*.' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'A caller token (when CALLER_TOKENS_FILE is set); the admin token for /admin/*; the admin token or METRICS_TOKEN for /metrics when caller tokens are on.' },
         },
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true } });
-  await app.register(observability, { metrics });
+  // Before any route, so every route's errors are problems (/metrics's 401 among them).
+  answerWithProblems(app);
+  requireHost(app);
+  await app.register(observability, { metrics, ...(config.callers ? { metricsGuard: metricsGuard(config, config.callers) } : {}) });
 
   const shared = config.redisUrl ? connectShared(config, app.log, clock) : undefined;
   if (shared) {
@@ -169,7 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const disabled = new Map<SourceId, string>();
   const budgetStore = deps.budgetStore ?? shared?.store ?? new MemoryBudgetStore();
   const guards = createGuards(config, budgetStore, clock);
-  const callerCredits = new CallerCredits(budgetStore, clock, requestDeadlineMs(config) + 5000);
+  const callerCredits = new CallerCredits(budgetStore, clock, requestDeadlineMs(config.upstreamTimeoutMs) + 5000);
   const callersByName = new Map((config.callers ?? []).map((c) => [c.name, c]));
   const retry = { attempts: config.upstreamRetries + 1, baseMs: 100, capMs: 2000, maxRetryAfterMs: config.budgetMaxWaitMs };
   const client = (source: SourceId, baseUrl: string, guard: UpstreamGuards) =>
@@ -189,7 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (durationMs !== undefined) metrics.upstreamDuration.observe({ source }, durationMs / 1000);
       },
     });
-  const common = { cache, clock, logger: app.log, loadTimeoutMs: requestDeadlineMs(config) };
+  const common = { cache, clock, logger: app.log, loadTimeoutMs: requestDeadlineMs(config.upstreamTimeoutMs) };
   providers.push(
     createCoinMetricsProvider({ ...common, config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl, guards.coinmetrics) }),
   );
@@ -205,8 +228,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const sharedMode = () => (shared ? (shared.store.degraded ? 'degraded' : 'shared') : 'off');
   registerStateGauges(metrics, { cache, rendered, upstreams, callers: config.callers ?? [], callerCredits, store: budgetStore, clock, sharedMode });
 
-  answerWithProblems(app);
-
   await app.register(healthRoutes, { lifecycle });
   await app.register(async (data) => {
     if (config.callers) data.addHook('onRequest', callerGuard(config.callers, budgetStore, clock));
@@ -215,7 +236,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       service,
       clock,
       rendered,
-      deadlineMs: requestDeadlineMs(config),
+      deadlineMs: requestDeadlineMs(config.upstreamTimeoutMs),
       privateCache: config.callers !== undefined,
       onKeptAnswer: (hit) => metrics.responseCache.inc({ outcome: hit ? 'hit' : 'miss' }),
       admit: (caller) => (planned) => callerCredits.admit(caller === undefined ? undefined : callersByName.get(caller), planned.credits),
@@ -229,9 +250,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 }
 
 const UPSTREAM_CLOSE_MS = 1000;
+const COMPRESS_THRESHOLD_BYTES = 1024;
 
 /** The headers a browser dashboard may read from an answer. */
 export const CORS_EXPOSED_HEADERS = ['etag', 'link', 'cache-status', 'age', 'ratelimit', 'ratelimit-policy', 'retry-after', 'x-request-id', 'netflows-complete', 'netflows-sources'];
+
+/** With caller tokens on, /metrics (it names callers and budgets) needs the admin token or METRICS_TOKEN. */
+function metricsGuard(config: Config, callers: readonly CallerToken[]) {
+  const tokens = [config.adminToken, config.metricsToken].filter((token) => token !== undefined);
+  return operatorGuard(tokens, callers, {
+    forbidden: '/metrics needs the admin token or METRICS_TOKEN',
+    unauthenticated: '/metrics needs Authorization: Bearer <METRICS_TOKEN or admin token>',
+    realm: 'netflows-metrics',
+  });
+}
 
 function sourceOfKey(key: string): string {
   return key.slice(0, key.indexOf('|'));
@@ -244,7 +276,7 @@ export function createUpstreamCache(config: Config, clock: Clock, shared?: Share
     staleWhileRevalidateMs: config.staleWhileRevalidateS * 1000,
     staleIfErrorMs: config.staleIfErrorS * 1000,
     clock,
-    ...(shared ? { shared, leaseMs: requestDeadlineMs(config) } : {}),
+    ...(shared ? { shared, leaseMs: requestDeadlineMs(config.upstreamTimeoutMs) } : {}),
   });
 }
 
@@ -260,9 +292,4 @@ function connectShared(config: Config, logger: FastifyBaseLogger, clock: Clock):
 
 function renderedCacheBytes(config: Config): number {
   return (config.cacheMaxMb * 1024 * 1024) / 8;
-}
-
-/** One whole /netflows request, every page and upstream call in it, gets this long. */
-function requestDeadlineMs(config: Config): number {
-  return config.upstreamTimeoutMs * 3;
 }

@@ -53,6 +53,14 @@ export interface Config {
   circuitFailures: number;
   /** How long an open circuit refuses calls before one probe, seconds (default 30). */
   circuitCooldownS: number;
+  /** Time for a request's headers to arrive, ms (default 10000); past it a 408. */
+  headersTimeoutMs: number;
+  /** Time for a whole request, headers and body, to arrive, ms (default 30000); past it a 408. */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open, ms (default 72000). */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic either way for this long is closed, ms (default: the /netflows deadline + 30000). */
+  connectionTimeoutMs: number;
   /** How long in-flight requests may take to finish after SIGTERM, ms (default 10000). */
   shutdownGraceMs: number;
   /** Memory bound of the response cache, MiB (default 256). */
@@ -64,6 +72,8 @@ export interface Config {
   /** Longest wait for upstream budget before answering stale or 503, ms (default 2000). */
   budgetMaxWaitMs: number;
   adminToken: Secret | undefined;
+  /** With caller tokens on, /metrics needs this or the admin token (for Prometheus). */
+  metricsToken: Secret | undefined;
   /** Unset: one process on its own. Set: replicas share cache, single-flight and budgets here. */
   redisUrl: string | undefined;
   /** Prefix of every Redis key, so several gateways can share one Redis (default `netflows:`). */
@@ -99,6 +109,7 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
   const read = new EnvReader(env, readFile, problems);
 
   const coinmetricsKey = read.secret('COINMETRICS_API_KEY');
+  const upstreamTimeoutMs = read.integer('UPSTREAM_TIMEOUT_MS', 10_000, 100, 300_000);
   const nansenKey = read.secret('NANSEN_API_KEY');
   const config: Config = {
     host: read.string('HOST', '0.0.0.0'),
@@ -121,17 +132,19 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
       dailyCreditCap: read.optionalInteger('NANSEN_DAILY_CREDIT_CAP', 1, Number.MAX_SAFE_INTEGER),
       ttlS: read.integer('NANSEN_TTL_S', 60, 1, 86_400),
     },
-    upstreamTimeoutMs: read.integer('UPSTREAM_TIMEOUT_MS', 10_000, 100, 300_000),
+    upstreamTimeoutMs,
     upstreamRetries: read.integer('UPSTREAM_RETRIES', 2, 0, 5),
     upstreamMaxBodyMb: read.integer('UPSTREAM_MAX_BODY_MB', 32, 1, 1024),
     circuitFailures: read.integer('CIRCUIT_FAILURES', 5, 1, 1000),
     circuitCooldownS: read.integer('CIRCUIT_COOLDOWN_S', 30, 1, 3600),
+    ...serverTimeouts(read, upstreamTimeoutMs, problems),
     shutdownGraceMs: read.integer('SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
     cacheMaxMb: read.integer('CACHE_MAX_MB', 256, 1, 65_536),
     staleWhileRevalidateS: read.integer('STALE_WHILE_REVALIDATE_S', 30, 0, 86_400),
     staleIfErrorS: read.integer('STALE_IF_ERROR_S', 3600, 0, 7 * 86_400),
     budgetMaxWaitMs: read.integer('BUDGET_MAX_WAIT_MS', 2000, 0, 60_000),
     adminToken: read.secret('ADMIN_TOKEN'),
+    metricsToken: read.secret('METRICS_TOKEN'),
     corsOrigins: read.origins('CORS_ORIGINS'),
     redisUrl: read.redisUrl('REDIS_URL'),
     redisKeyPrefix: read.string('REDIS_KEY_PREFIX', 'netflows:'),
@@ -140,6 +153,40 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** What an operator should know at start: a source off, routes open to anyone, a /metrics nobody can open. */
+export function startupWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (!config.nansen.apiKey) warnings.push('NANSEN_API_KEY is not set: the Nansen source is disabled');
+  if (!config.coinmetrics.apiKey) warnings.push('COINMETRICS_API_KEY is not set: using the Coin Metrics Community API');
+  if (!config.callers) {
+    warnings.push('CALLER_TOKENS_FILE is not set: data routes and /metrics are open to anyone who can reach them');
+  } else if (!config.adminToken && !config.metricsToken) {
+    warnings.push('caller tokens are on and neither METRICS_TOKEN nor ADMIN_TOKEN is set: /metrics answers 401 to everyone');
+  }
+  return warnings;
+}
+
+/** A whole /netflows request, every page and upstream call in it, gets three upstream timeouts. */
+export function requestDeadlineMs(upstreamTimeoutMs: number): number {
+  return upstreamTimeoutMs * 3;
+}
+
+/** The HTTP server's timeouts; the connection's outlasts the longest answer the gateway may take. */
+function serverTimeouts(read: EnvReader, upstreamTimeoutMs: number, problems: string[]) {
+  const deadlineMs = requestDeadlineMs(upstreamTimeoutMs);
+  const timeouts = {
+    headersTimeoutMs: read.integer('HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: read.integer('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    keepAliveTimeoutMs: read.integer('KEEP_ALIVE_TIMEOUT_MS', 72_000, 100, 600_000),
+    connectionTimeoutMs: read.integer('CONNECTION_TIMEOUT_MS', deadlineMs + 30_000, 100, 3_600_000),
+  };
+  if (timeouts.headersTimeoutMs > timeouts.requestTimeoutMs) problems.push('HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS');
+  if (timeouts.connectionTimeoutMs <= deadlineMs) {
+    problems.push(`CONNECTION_TIMEOUT_MS must exceed the longest /netflows request (3 × UPSTREAM_TIMEOUT_MS = ${deadlineMs} ms)`);
+  }
+  return timeouts;
 }
 
 /** Parses `10/6s,300/1m`; returns undefined when any part is malformed. */

@@ -3,11 +3,13 @@ import type { SourceId } from './providers/types.js';
 /** The one catalogue of errors a caller can see: status and title per stable code. */
 export const ERRORS = {
   invalid_parameter: { status: 400, title: 'Invalid parameter' },
+  bad_request: { status: 400, title: 'Bad request' },
   unauthenticated: { status: 401, title: 'Unauthenticated' },
   forbidden: { status: 403, title: 'Forbidden' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   not_acceptable: { status: 406, title: 'Not acceptable' },
+  request_timeout: { status: 408, title: 'Request timeout' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   uri_too_long: { status: 414, title: 'URI too long' },
   rate_limited: { status: 429, title: 'Rate limited' },
@@ -48,9 +50,35 @@ export class ProblemError extends Error {
   }
 }
 
+/** The body of a problem. Whatever reached `detail` and `param` unescaped is escaped here too. */
 export function problemBody(code: ErrorCode, detail: string, param?: string): Problem {
   const { status, title } = ERRORS[code];
-  return { type: `urn:netflows:problem:${code}`, title, status, detail, code, ...(param ? { param } : {}) };
+  return {
+    type: `urn:netflows:problem:${code}`,
+    title,
+    status,
+    detail: escapeNonPrintable(detail),
+    code,
+    ...(param ? { param: escapeNonPrintable(param) } : {}),
+  };
+}
+
+/** Longest echo of a caller's value in an error, in characters (before escaping). */
+export const ECHO_MAX_CHARS = 64;
+/** What a terminal or a log viewer could act on or hide: C0, DEL and C1 controls, format characters (bidi overrides), line and paragraph separators, surrogates, private use. */
+const NON_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Zl}\p{Zp}]/gu;
+
+/** A caller's value as an error may show it: cut to `max` characters, then every non-printable character escaped (`\u001b`). */
+export function echo(value: string, max = ECHO_MAX_CHARS): string {
+  const chars = [...value];
+  return escapeNonPrintable(chars.length > max ? `${chars.slice(0, max).join('')}…` : value);
+}
+
+function escapeNonPrintable(text: string): string {
+  return text.replace(NON_PRINTABLE, (c) => {
+    const code = c.codePointAt(0)!;
+    return code > 0xffff ? `\\u{${code.toString(16)}}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
 export function invalidParameter(param: string, detail: string): ProblemError {

@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { COINMETRICS_COMMUNITY_URL, COINMETRICS_PRO_URL, ConfigError, loadConfig, parseRateLimits } from '../src/config.js';
+import { COINMETRICS_COMMUNITY_URL, COINMETRICS_PRO_URL, ConfigError, loadConfig, parseRateLimits, startupWarnings } from '../src/config.js';
 import { parseCallerTokens } from '../src/auth/callers.js';
 
 const noFiles = (path: string): string => {
@@ -58,6 +58,27 @@ describe('loadConfig', () => {
       expect(found.some((p) => p.includes(name))).toBe(true);
     }
     expect(found.join('\n')).not.toContain('nsk_secret_value');
+  });
+
+  it('sets every server timeout, the connection one past the longest /netflows request', () => {
+    expect(loadConfig({})).toMatchObject({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, connectionTimeoutMs: 60_000 });
+    expect(loadConfig({ UPSTREAM_TIMEOUT_MS: '20000' }).connectionTimeoutMs).toBe(90_000);
+    expect(problems({ HEADERS_TIMEOUT_MS: '40000' })).toEqual(['HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS']);
+    expect(problems({ CONNECTION_TIMEOUT_MS: '30000' })).toEqual([
+      'CONNECTION_TIMEOUT_MS must exceed the longest /netflows request (3 × UPSTREAM_TIMEOUT_MS = 30000 ms)',
+    ]);
+  });
+
+  it('reads METRICS_TOKEN_FILE, and warns when caller tokens leave /metrics closed to everyone', () => {
+    const callers = JSON.stringify([{ name: 'grafana', sha256: 'a'.repeat(64), rate_limit: '10/1m' }]);
+    const files: Record<string, string> = { '/run/secrets/metrics': 'metrics-token\n', '/run/secrets/callers.json': callers };
+    const read = (p: string) => files[p] ?? noFiles(p);
+    const withToken = loadConfig({ METRICS_TOKEN_FILE: '/run/secrets/metrics', CALLER_TOKENS_FILE: '/run/secrets/callers.json' }, read);
+    expect(withToken.metricsToken!.reveal()).toBe('metrics-token');
+    expect(startupWarnings(withToken).filter((w) => w.includes('/metrics'))).toEqual([]);
+    const without = loadConfig({ CALLER_TOKENS_FILE: '/run/secrets/callers.json' }, read);
+    expect(startupWarnings(without)).toContain('caller tokens are on and neither METRICS_TOKEN nor ADMIN_TOKEN is set: /metrics answers 401 to everyone');
+    expect(startupWarnings(loadConfig({}))).toContain('CALLER_TOKENS_FILE is not set: data routes and /metrics are open to anyone who can reach them');
   });
 
   it('refuses an empty key file', () => {

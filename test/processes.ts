@@ -68,6 +68,7 @@ export class TestRedis {
 
 export interface GatewayProcess {
   base: string;
+  pid: number;
   exited: Promise<number | null>;
   signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
@@ -90,6 +91,7 @@ export async function startGateway(env: Record<string, string>): Promise<Gateway
   });
   return {
     base: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     exited,
     signal: (signal) => child.kill(signal),
     async stop() {

@@ -68,6 +68,7 @@ export function identifyCaller(callers: readonly CallerToken[], token: string | 
   return found;
 }
 
-export function isAdminToken(adminToken: Secret, token: string | undefined): boolean {
-  return timingSafeEqual(sha256(adminToken.reveal()), sha256(token ?? '')) && token !== undefined;
+/** Whether `token` is `secret` (the admin or metrics token), compared by hash in constant time. */
+export function matchesSecret(secret: Secret, token: string | undefined): boolean {
+  return timingSafeEqual(sha256(secret.reveal()), sha256(token ?? '')) && token !== undefined;
 }

@@ -2,7 +2,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BudgetStore, WindowState } from '../budget/store.js';
 import { ProblemError } from '../errors.js';
 import type { Clock } from '../time.js';
-import { bearerToken, identifyCaller, type CallerToken } from './callers.js';
+import type { Secret } from '../secret.js';
+import { bearerToken, identifyCaller, matchesSecret, type CallerToken } from './callers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -48,5 +49,22 @@ export function rateLimitHeaders(caller: CallerToken, windows: readonly WindowSt
   return {
     'ratelimit-policy': policy,
     ratelimit: `${name(tightest)};r=${w.remaining};t=${Math.ceil(w.refillsInMs / 1000)}`,
+  };
+}
+
+/** What an operator route says when it refuses: to a caller token (403), to anything else (401). */
+export interface OperatorRefusals {
+  forbidden: string;
+  unauthenticated: string;
+  realm: string;
+}
+
+/** Routes for the people who run the gateway: one of `tokens` as a bearer token; a caller token is a 403, anything else a 401. */
+export function operatorGuard(tokens: readonly Secret[], callers: readonly CallerToken[], refusals: OperatorRefusals) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const token = bearerToken(request.headers.authorization);
+    if (tokens.some((secret) => matchesSecret(secret, token))) return;
+    if (identifyCaller(callers, token)) throw new ProblemError('forbidden', refusals.forbidden);
+    throw new ProblemError('unauthenticated', refusals.unauthenticated, { headers: { 'www-authenticate': `Bearer realm="${refusals.realm}"` } });
   };
 }

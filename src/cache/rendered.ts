@@ -10,7 +10,7 @@ export interface Rendered {
   /** Validators of earlier representations of the same data (the first answer said `miss`). */
   alsoMatches: readonly string[];
   contentType: string;
-  /** Headers that do not change with time: Cache-Status, Netflows-*, Link, Vary. */
+  /** Headers that do not change with time: Cache-Status, Netflows-*, Link. */
   headers: Readonly<Record<string, string>>;
   storedAt: number;
   freshUntil: number;
@@ -18,48 +18,74 @@ export interface Rendered {
 
 /**
  * An answer kept for serving again. It is rendered (as a cache hit) the first time it is
- * served again, not when it is kept, so a miss pays for one rendering only.
+ * served again, not when it is kept, so a miss pays for one rendering only; what the
+ * rendering needed is let go once it has run.
  */
 export class KeptAnswer {
+  private render: (() => Rendered) | undefined;
   private rendered: Rendered | undefined;
 
   constructor(
-    private readonly render: () => Rendered,
-    /** Size of the answer as first sent, for the memory bound. */
+    render: () => Rendered,
+    /** What it holds, bytes, for the memory bound: before rendering, the first answer and what it was made from. */
     readonly bytes: number,
     readonly storedAt: number,
     readonly freshUntil: number,
-  ) {}
+  ) {
+    this.render = render;
+  }
 
   get answer(): Rendered {
-    return (this.rendered ??= this.render());
+    if (!this.rendered) {
+      this.rendered = this.render!();
+      this.render = undefined;
+    }
+    return this.rendered;
   }
 }
 
+/** Keys longer than this are not kept: an answer is still found by its (shorter) question. */
+export const MAX_KEY_CHARS = 4096;
 /**
- * The hit path: answers kept by request (URL and Accept) and by normalised question, so a
- * repeated question is not planned, merged, sorted or serialised again. Bounded by bytes.
+ * What one entry costs besides its answer's bytes and its key (counted as UTF-16, two
+ * bytes a character at worst): lru-cache's slot and map entry, the KeptAnswer, and the
+ * rendered headers and validators. Generous rather than exact.
+ */
+export const ENTRY_OVERHEAD_BYTES = 1024;
+/** Expired entries are swept at most this often (clock ms), when an answer is kept. */
+const SWEEP_EVERY_MS = 10_000;
+
+/**
+ * The hit path: answers kept by request (URL and negotiated format) and by normalised
+ * question, so a repeated question is not planned, merged, sorted or serialised again.
+ * Bounded by bytes, keys included; expired entries are swept, not only dropped when read.
  */
 export class RenderedCache {
   private readonly lru: LRUCache<string, KeptAnswer>;
+  private lastSweep: number;
 
   constructor(
     maxBytes: number,
     private readonly clock: Clock,
   ) {
+    this.lastSweep = clock();
     this.lru = new LRUCache<string, KeptAnswer>({
       maxSize: Math.max(1, Math.floor(maxBytes)),
-      sizeCalculation: (kept) => kept.bytes + 512,
+      sizeCalculation: (kept, key) => entryBytes(key, kept.bytes),
+      // Freshness decides expiry, on the injected clock.
+      perf: { now: clock },
+      ttlResolution: 0,
     });
   }
 
   get(key: string): KeptAnswer | undefined {
-    const rendered = this.lru.get(key);
-    if (rendered && rendered.freshUntil <= this.clock()) {
+    const kept = this.lru.get(key);
+    // lru-cache expires an entry just after its ttl; the data is stale at freshUntil itself.
+    if (kept && kept.freshUntil <= this.clock()) {
       this.lru.delete(key);
       return undefined;
     }
-    return rendered;
+    return kept;
   }
 
   get sizeBytes(): number {
@@ -75,7 +101,20 @@ export class RenderedCache {
   }
 
   set(keys: readonly string[], kept: KeptAnswer): void {
-    if (kept.freshUntil <= this.clock()) return;
-    for (const key of keys) this.lru.set(key, kept);
+    const now = this.clock();
+    const ttl = kept.freshUntil - now;
+    if (ttl <= 0) return;
+    this.sweepIfDue(now);
+    for (const key of keys) if (key.length <= MAX_KEY_CHARS) this.lru.set(key, kept, { ttl });
   }
+
+  private sweepIfDue(now: number): void {
+    if (now - this.lastSweep < SWEEP_EVERY_MS) return;
+    this.lastSweep = now;
+    this.lru.purgeStale();
+  }
+}
+
+export function entryBytes(key: string, answerBytes: number): number {
+  return key.length * 2 + answerBytes + ENTRY_OVERHEAD_BYTES;
 }

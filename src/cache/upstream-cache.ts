@@ -54,6 +54,8 @@ export interface UpstreamCacheOptions {
 }
 
 const LEASE_POLL_MS = 25;
+/** Expired entries are swept at most this often (clock ms), when a key is asked for. */
+const SWEEP_EVERY_MS = 10_000;
 
 export type Usability = 'fresh' | 'revalidate' | 'stale-if-error' | 'expired';
 
@@ -77,12 +79,14 @@ export class UpstreamCache {
   private readonly lru: LRUCache<string, StoredEntry, Load>;
   private readonly dropListeners: ((key: string, reason: 'evict' | 'expire' | 'delete') => void)[] = [];
   private readonly backgroundErrorListeners: ((key: string, error: unknown) => void)[] = [];
+  private lastSweep: number;
 
   constructor(private readonly options: UpstreamCacheOptions) {
     const { clock } = options;
+    this.lastSweep = clock();
     this.lru = new LRUCache<string, StoredEntry, Load>({
       maxSize: Math.max(1, options.maxBytes),
-      sizeCalculation: (entry) => Math.max(1, entry.sizeBytes),
+      sizeCalculation: (entry, key) => entryBytes(key, entry.sizeBytes),
       // lru-cache's own clock only decides when to drop an entry; freshness is ours.
       perf: { now: clock },
       ttlResolution: 0,
@@ -196,6 +200,7 @@ export class UpstreamCache {
    * stale-if-error window is served instead.
    */
   async get<V>(key: string, load: () => Promise<Loaded<V>>): Promise<CacheResult<V>> {
+    this.sweepIfDue();
     const held = await this.adopt<V>(key);
     const usability = held ? this.usability(held) : 'expired';
     if (held && usability === 'fresh') {
@@ -228,6 +233,14 @@ export class UpstreamCache {
 
   clear(): void {
     this.lru.clear();
+  }
+
+  /** Entries past their stale windows leave at most SWEEP_EVERY_MS after, whether or not anyone asks for them. */
+  private sweepIfDue(): void {
+    const now = this.options.clock();
+    if (now - this.lastSweep < SWEEP_EVERY_MS) return;
+    this.lastSweep = now;
+    this.lru.purgeStale();
   }
 
   /** lru-cache keeps an entry for its freshness plus the longer stale window. */
@@ -274,6 +287,14 @@ export class UpstreamCache {
       await sleep(LEASE_POLL_MS);
     }
   }
+}
+
+/** What an entry costs besides its value and key: lru-cache's slot and map entry, and the entry object. */
+export const ENTRY_OVERHEAD_BYTES = 256;
+
+/** Bytes an entry holds: its value's size, its key as UTF-16 (two bytes a character at worst), the overhead. */
+export function entryBytes(key: string, valueBytes: number): number {
+  return Math.max(1, valueBytes) + key.length * 2 + ENTRY_OVERHEAD_BYTES;
 }
 
 /** Bytes a value takes in memory, roughly: its JSON text as UTF-16, plus object overhead. */

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import { buildApp, createLogger } from '../app.js';
+import { startupWarnings } from '../config.js';
 import { configOrExit, exitOnSignals } from '../lifecycle.js';
 import type { Lifecycle } from '../routes/health.js';
 import { startCoinMetricsSim } from './sim/coinmetrics.js';
@@ -7,7 +9,8 @@ import { startNansenSim } from './sim/nansen.js';
 
 /**
  * `npm run demo`: simulated Coin Metrics and Nansen on loopback, with keys made up for
- * this run, and the gateway wired to them. Needs no network and no real keys.
+ * this run, and the gateway wired to them, on 127.0.0.1 unless HOST says otherwise.
+ * Needs no network and no real keys.
  */
 async function main(): Promise<void> {
   const coinmetricsKey = `demo-cm-${randomBytes(12).toString('hex')}`;
@@ -17,6 +20,8 @@ async function main(): Promise<void> {
 
   const config = configOrExit({
     ...process.env,
+    // The demo's data routes are open: it listens on loopback unless HOST says otherwise.
+    HOST: process.env.HOST || '127.0.0.1',
     COINMETRICS_API_KEY: coinmetricsKey,
     COINMETRICS_API_KEY_FILE: undefined,
     COINMETRICS_BASE_URL: coinmetrics.url,
@@ -27,9 +32,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const lifecycle: Lifecycle = { draining: false };
   const app = await buildApp({ config, logger, lifecycle });
+  for (const warning of startupWarnings(config)) logger.warn(warning);
   await app.listen({ host: config.host, port: config.port });
 
-  const base = `http://localhost:${config.port}`;
+  const base = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${(app.server.address() as AddressInfo).port}`;
   process.stdout.write(
     [
       '',

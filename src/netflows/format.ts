@@ -93,9 +93,16 @@ function csvCell(value: NetflowRecord[keyof NetflowRecord]): string {
   return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
-/** A text cell starting with = + - @ tab or CR is a formula to a spreadsheet; a leading ' keeps it text (OWASP). */
+/**
+ * A formula to a spreadsheet: = + - @ (or their fullwidth and small forms, which some
+ * spreadsheets read as the same), tab or CR, first or after whitespace and invisible
+ * characters (spaces, LF, NBSP, the other Unicode spaces, zero-width characters, BOM).
+ */
+const FORMULA = /^[\s\u200b-\u200d\u2060]*[=+\-@\t\r\uff1d\uff0b\uff0d\uff20\ufe62\ufe63\ufe66\ufe6b]/u;
+
+/** A text cell a spreadsheet would run as a formula gets a leading ' that keeps it text (OWASP). */
 export function neutralize(text: string): string {
-  return /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return FORMULA.test(text) ? `'${text}` : text;
 }
 
 /** Source statuses as one header value: `coinmetrics;status=ok;cache=miss, nansen;status=skipped` (RFC 8941 list). */

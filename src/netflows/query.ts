@@ -1,4 +1,4 @@
-import { invalidParameter } from '../errors.js';
+import { echo, invalidParameter } from '../errors.js';
 import { COHORT_BY_ENTITY } from '../providers/nansen/catalog.js';
 import { EXCHANGE_BY_SLUG } from '../providers/coinmetrics/catalog.js';
 import {
@@ -52,6 +52,8 @@ export const DEFAULT_SERIES_DAYS = 30;
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
 const MAX_LIST_ITEMS = 100;
+/** Nansen's sectors are words ("DeFi Lending (Money Markets)", "Layer 1"); nothing that could end a header or a quoted string. */
+const SECTOR = /^[\p{L}\p{N} ()&'./+_:-]{1,100}$/u;
 
 export const DEFAULT_SNAPSHOT_SORT: readonly SortKey[] = [{ field: 'net_flow_usd', descending: true }];
 export const DEFAULT_SERIES_SORT: readonly SortKey[] = [
@@ -123,7 +125,7 @@ export function parseNetflowsQuery(raw: RawQuery, now: number): ParsedQuery {
   const nansen: NansenFilters = {};
   const tokenAddresses = params.list('token_address', (s) => /^[A-Za-z0-9]{1,128}$/.test(s), 'token contract addresses');
   if (tokenAddresses) nansen.tokenAddresses = tokenAddresses.map((a) => (/^0x[0-9a-f]+$/i.test(a) ? a.toLowerCase() : a));
-  const sectors = params.list('sector', (s) => s.length <= 100 && !/[\u0000-\u001f]/.test(s), 'Nansen token sectors');
+  const sectors = params.list('sector', (s) => SECTOR.test(s), "Nansen token sectors: letters, digits, spaces and ( ) & ' . / + - _ :");
   if (sectors) nansen.sectors = sectors;
   const includeStablecoins = params.boolean('include_stablecoins');
   if (includeStablecoins !== undefined) nansen.includeStablecoins = includeStablecoins;
@@ -191,7 +193,8 @@ class Params {
   constructor(private readonly raw: RawQuery) {
     for (const name of Object.keys(raw)) {
       if (!(NETFLOWS_PARAMS as readonly string[]).includes(name)) {
-        throw invalidParameter(name, `unknown parameter \`${name}\`; known parameters are ${NETFLOWS_PARAMS.join(', ')}`);
+        const shown = echo(name);
+        throw invalidParameter(shown, `unknown parameter \`${shown}\`; known parameters are ${NETFLOWS_PARAMS.join(', ')}`);
       }
     }
   }
@@ -226,7 +229,7 @@ class Params {
     if (items.some((s) => s === '')) throw invalidParameter(name, `\`${name}\` has an empty item`);
     if (items.length > MAX_LIST_ITEMS) throw invalidParameter(name, `\`${name}\` may list at most ${MAX_LIST_ITEMS} items`);
     const bad = items.find((s) => !valid(s));
-    if (bad !== undefined) throw invalidParameter(name, `\`${name}\` has an unknown value "${printable(bad)}"; expected ${expected}`);
+    if (bad !== undefined) throw invalidParameter(name, `\`${name}\` has an unknown value "${echo(bad)}"; expected ${expected}`);
     return [...new Set(items)];
   }
 
@@ -282,17 +285,11 @@ class Params {
       const descending = item.startsWith('-');
       const field = descending ? item.slice(1) : item;
       if (!(SORT_FIELDS as readonly string[]).includes(field)) {
-        throw invalidParameter('sort', `\`sort\` cannot sort by "${printable(field)}"; fields are ${SORT_FIELDS.join(', ')}, with - for descending`);
+        throw invalidParameter('sort', `\`sort\` cannot sort by "${echo(field)}"; fields are ${SORT_FIELDS.join(', ')}, with - for descending`);
       }
       if (keys.some((k) => k.field === field)) throw invalidParameter('sort', `\`sort\` names ${field} twice`);
       keys.push({ field: field as SortField, descending });
     }
     return keys;
   }
-}
-
-/** Echo a caller's value in an error without control characters or unbounded length. */
-function printable(value: string): string {
-  const clean = value.replace(/[\u0000-\u001f\u007f]/g, '?');
-  return clean.length > 64 ? `${clean.slice(0, 64)}…` : clean;
 }

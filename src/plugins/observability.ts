@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Metrics } from '../metrics.js';
-import { plainProblemResponses } from '../schema/index.js';
+import { plainProblemResponses, problemResponses } from '../schema/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,8 +55,14 @@ export function routeOf(request: FastifyRequest): string {
   return request.routeOptions.url ?? 'not_found';
 }
 
+export interface ObservabilityOptions {
+  metrics: Metrics;
+  /** Who may read /metrics; absent: anyone (no caller tokens configured). */
+  metricsGuard?: (request: FastifyRequest) => Promise<void>;
+}
+
 /** Echoes the request id, counts every request (hooks at the root, so for every route), and serves /metrics. */
-export const observability = fp<{ metrics: Metrics }>(async (app, { metrics }) => {
+export const observability = fp<ObservabilityOptions>(async (app, { metrics, metricsGuard }) => {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -71,14 +77,18 @@ export const observability = fp<{ metrics: Metrics }>(async (app, { metrics }) =
       schema: {
         summary: 'Prometheus metrics: requests, latency, cache, upstream calls, budgets, credits, circuits, the Node process',
         operationId: 'getMetrics',
+        description: 'Open when no caller tokens are configured; with caller tokens, needs the admin token or METRICS_TOKEN as a bearer token (it names callers and budgets).',
         tags: ['operations'],
-        security: [],
+        security: [{ bearer: [] }, {}],
         querystring: { type: 'object', additionalProperties: false, properties: {} },
         response: {
           200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
           ...plainProblemResponses,
+          401: problemResponses[401],
+          403: problemResponses[403],
         },
       },
+      ...(metricsGuard ? { onRequest: metricsGuard } : {}),
     },
     async (_request, reply) => reply.type(metrics.contentType).send(await metrics.text()),
   );

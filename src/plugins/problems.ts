@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { ERRORS, ProblemError, problemBody, type ErrorCode } from '../errors.js';
+import { echo, ERRORS, ProblemError, problemBody, type ErrorCode } from '../errors.js';
 
 /** Every error and every unknown route answered as application/problem+json from the one catalogue. */
 export function answerWithProblems(app: FastifyInstance): void {
@@ -13,19 +13,37 @@ export function answerWithProblems(app: FastifyInstance): void {
     return reply.code(problem.status).type('application/problem+json').send(JSON.stringify(problem.toProblem()));
   });
   app.setNotFoundHandler((request, reply) => {
-    const body = problemBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]!.slice(0, 200)}`);
+    const body = problemBody('not_found', `no route for ${echo(request.method, 16)} ${echo(request.url.split('?')[0]!, 200)}`);
     return reply.code(404).type('application/problem+json').send(JSON.stringify(body));
   });
 }
 
-/** Requests Node refuses before Fastify sees them (oversized headers, bad framing) still get a problem. */
+/** HTTP/1.1 requires Host (RFC 9112, section 3.2); a request without one is a 400 problem. */
+export function requireHost(app: FastifyInstance): void {
+  app.addHook('onRequest', async (request) => {
+    if (request.headers.host === undefined && request.raw.httpVersion === '1.1') throw new ProblemError('bad_request', 'the Host header is missing');
+  });
+}
+
+/** Requests Node refuses before Fastify sees them, by Node's error code, in the catalogue's terms. */
+const CLIENT_ERRORS: Record<string, { code: ErrorCode; detail: string }> = {
+  HPE_HEADER_OVERFLOW: { code: 'header_fields_too_large', detail: 'the request line or headers are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', detail: 'the request did not arrive in time' },
+};
+const UNPARSEABLE = { code: 'bad_request', detail: 'the request could not be parsed' } as const;
+
+/**
+ * Requests Node refuses before Fastify sees them (oversized headers, bad framing, too slow)
+ * still get a problem, unless an answer to that connection has already begun.
+ */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable) {
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
-  const code: ErrorCode = error.code === 'HPE_HEADER_OVERFLOW' ? 'header_fields_too_large' : 'invalid_parameter';
-  const body = JSON.stringify(problemBody(code, code === 'header_fields_too_large' ? 'the request line or headers are too large' : 'the request could not be parsed'));
+  const { code, detail } = CLIENT_ERRORS[error.code ?? ''] ?? UNPARSEABLE;
+  const body = JSON.stringify(problemBody(code, detail));
   const { status, title } = ERRORS[code];
   socket.end(
     `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
@@ -41,13 +59,14 @@ function toProblemError(error: FastifyError): ProblemError {
       (first?.params as { additionalProperty?: string } | undefined)?.additionalProperty ??
       first?.instancePath.replace(/^\//, '') ??
       undefined;
+    const name = param === undefined ? undefined : echo(param);
     if (first?.keyword === 'additionalProperties') {
-      return new ProblemError('invalid_parameter', `unknown parameter \`${param}\``, { param });
+      return new ProblemError('invalid_parameter', `unknown parameter \`${name}\``, { param: name });
     }
-    if (first?.keyword === 'type' && param) {
-      return new ProblemError('invalid_parameter', `\`${param}\` is given more than once; give it once (lists are comma-separated)`, { param });
+    if (first?.keyword === 'type' && name) {
+      return new ProblemError('invalid_parameter', `\`${name}\` is given more than once; give it once (lists are comma-separated)`, { param: name });
     }
-    return new ProblemError('invalid_parameter', `\`${param ?? 'query'}\` ${first?.message ?? 'is invalid'}`, param ? { param } : {});
+    return new ProblemError('invalid_parameter', `\`${name ?? 'query'}\` ${first?.message ?? 'is invalid'}`, name ? { param: name } : {});
   }
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) {

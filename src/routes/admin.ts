@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { bearerToken, identifyCaller, isAdminToken, type CallerToken } from '../auth/callers.js';
+import type { CallerToken } from '../auth/callers.js';
+import { operatorGuard } from '../auth/guard.js';
 import type { CallerCredits } from '../budget/allowance.js';
 import type { BudgetStore } from '../budget/store.js';
 import { upstreamSnapshot, type UpstreamGuards } from '../budget/index.js';
-import { ProblemError } from '../errors.js';
 import type { Secret } from '../secret.js';
 import { problemResponses } from '../schema/index.js';
 import type { Clock } from '../time.js';
@@ -113,14 +113,11 @@ export const adminRoutes: FastifyPluginAsync<AdminOptions> = async (app, { admin
         querystring: { type: 'object', additionalProperties: false, properties: {} },
         response: { 200: { description: 'Budgets now.', ...budgetsSchema }, 400: problemResponses[400], 401: problemResponses[401], 403: problemResponses[403], 404: problemResponses[404] },
       },
-      onRequest: async (request) => {
-        const token = bearerToken(request.headers.authorization);
-        if (isAdminToken(adminToken, token)) return;
-        if (identifyCaller(callers, token)) throw new ProblemError('forbidden', 'admin routes need the admin token');
-        throw new ProblemError('unauthenticated', 'admin routes need Authorization: Bearer <admin token>', {
-          headers: { 'www-authenticate': 'Bearer realm="netflows-admin"' },
-        });
-      },
+      onRequest: operatorGuard([adminToken], callers, {
+        forbidden: 'admin routes need the admin token',
+        unauthenticated: 'admin routes need Authorization: Bearer <admin token>',
+        realm: 'netflows-admin',
+      }),
     },
     async () => {
       const now = clock();

@@ -5,6 +5,7 @@ import { encodeCursor } from '../netflows/cursor.js';
 import { CONTENT_TYPES, negotiateFormat, serialize, sourcesHeader, type Format } from '../netflows/format.js';
 import { parseNetflowsQuery, type RawQuery } from '../netflows/query.js';
 import type { Admission, NetflowsAnswer, NetflowsService, SourceStatus } from '../netflows/service.js';
+import { addVary } from '../plugins/vary.js';
 import { netflowsQuerySchema, problemResponses, WINDOW_RULE } from '../schema/index.js';
 import type { Clock } from '../time.js';
 
@@ -59,7 +60,10 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
       },
     },
     async (request, reply) => {
-      const requestKey = `${request.url}\n${request.headers.accept ?? ''}`;
+      const query = request.query as RawQuery;
+      const format = negotiateFormat(query.format, request.headers.accept);
+      // By the negotiated format, not the raw Accept: a caller cannot make keys by spelling it anew.
+      const requestKey = `${format}\n${request.url}`;
       const kept = rendered.get(requestKey);
       if (kept) {
         onKeptAnswer(true);
@@ -67,8 +71,6 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
         return send(reply, kept.answer, request.headers['if-none-match']);
       }
 
-      const query = request.query as RawQuery;
-      const format = negotiateFormat(query.format, request.headers.accept);
       const parsed = parseNetflowsQuery(query, clock());
       const questionKey = `${format}|${parsed.query.offset}|${parsed.fingerprint}`;
       const same = rendered.get(questionKey);
@@ -84,13 +86,14 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
       request.plannedCost = answer.planned;
       request.cacheOutcome = answer.sources.flatMap((s) => (s.cache ? [`${s.source}:${s.cache}`] : s.status === 'error' ? [`${s.source}:error`] : [])).join(',');
       const nextCursor = answer.nextOffset === null ? null : encodeCursor(answer.nextOffset, parsed.fingerprint);
-      const link = nextCursor ? `<${nextLink(request.url, nextCursor)}>; rel="next"` : undefined;
+      const link = nextCursor ? `<${nextLink(request.routeOptions.url ?? '/netflows', query, nextCursor)}>; rel="next"` : undefined;
       const fresh = render(answer, format, nextCursor, link);
       if (answer.complete) {
         const allHits = answer.sources.every((s) => s.cache === null || s.cache === 'hit');
         const asHit = () =>
           render({ ...answer, sources: answer.sources.map((s) => (s.cache === null ? s : { ...s, cache: 'hit' })) }, format, nextCursor, link, [fresh.etag]);
-        rendered.set([requestKey, questionKey], new KeptAnswer(allHits ? () => fresh : asHit, fresh.body.length, answer.storedAt, answer.freshUntil));
+        const bytes = allHits ? fresh.body.length : fresh.body.length + answerBytes(fresh.body.length, format);
+        rendered.set([requestKey, questionKey], new KeptAnswer(allHits ? () => fresh : asHit, bytes, answer.storedAt, answer.freshUntil));
       }
       return send(reply, fresh, request.headers['if-none-match']);
     },
@@ -107,7 +110,6 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
         'cache-status': cacheStatus(answer.sources),
         'netflows-complete': String(answer.complete),
         'netflows-sources': sourcesHeader(answer.sources),
-        vary: 'accept',
         ...(link ? { link } : {}),
       },
       storedAt: answer.storedAt,
@@ -118,6 +120,7 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
   function send(reply: FastifyReply, answer: Rendered, ifNoneMatch: string | undefined) {
     const now = clock();
     reply.headers(answer.headers);
+    addVary(reply, 'accept');
     reply.header('etag', answer.etag);
     reply.header('age', String(Math.max(0, Math.floor((now - answer.storedAt) / 1000))));
     const maxAge = Math.max(0, Math.floor((answer.freshUntil - now) / 1000));
@@ -142,6 +145,15 @@ const ANSWER_HEADERS = {
   'RateLimit-Policy': header('With caller tokens: the caller\'s quota windows.'),
 };
 
+/**
+ * Heap an answer's records take until the kept answer is rendered as a hit, from the size
+ * of the body made of them: as the upstream cache counts, twice their JSON; a CSV body is a
+ * third to a half of the JSON of the same rows.
+ */
+function answerBytes(bodyBytes: number, format: Format): number {
+  return 2 * (format === 'csv' ? 3 * bodyBytes : bodyBytes);
+}
+
 /** RFC 9211, one member per source that answered. */
 function cacheStatus(sources: readonly SourceStatus[]): string {
   return sources
@@ -154,11 +166,15 @@ function cacheStatus(sources: readonly SourceStatus[]): string {
     .join(', ');
 }
 
-/** The request's own URL with `cursor` replaced, so every other parameter reads as the caller wrote it. */
-function nextLink(url: string, cursor: string): string {
-  const [path = '/netflows', search = ''] = url.split('?', 2);
-  const kept = search.split('&').filter((part) => part !== '' && !part.startsWith('cursor='));
-  return `${path}?${[...kept, `cursor=${cursor}`].join('&')}`;
+/**
+ * The next page: the caller's parameters as parsed (never the raw URL), every name and
+ * value percent-encoded, with `cursor` replaced; nothing a caller sends can end the target.
+ */
+export function nextLink(path: string, query: RawQuery, cursor: string): string {
+  const params = Object.entries(query).flatMap(([name, value]) =>
+    name === 'cursor' || typeof value !== 'string' ? [] : [`${encodeURIComponent(name)}=${encodeURIComponent(value)}`],
+  );
+  return `${path}?${[...params, `cursor=${encodeURIComponent(cursor)}`].join('&')}`;
 }
 
 function matches(header: string, answer: Rendered): boolean {

@@ -110,7 +110,7 @@ export const netflowsQuerySchema = {
     entity: list('Exchange slugs (binance, coinbase, …) and/or smart_money, smart_money:<label>. Default: every exchange and smart_money.', 'binance,smart_money:fund'),
     chain: list('Chain names (ethereum, solana, …). Coin Metrics rows are filtered by the chain of their asset.', 'ethereum'),
     token_address: list('Token contract addresses. Nansen only.'),
-    sector: list('Nansen token sectors. Nansen only.'),
+    sector: list("Nansen token sectors: letters, digits, spaces and ( ) & ' . / + - _ :. Nansen only."),
     include_stablecoins: { type: 'string', enum: ['true', 'false'], description: 'Default false. Nansen only.' },
     include_native_tokens: { type: 'string', enum: ['true', 'false'], description: 'Default false. Nansen only.' },
     min_market_cap_usd: numberParam('Lower bound of market cap, USD.'),

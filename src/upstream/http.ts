@@ -145,7 +145,9 @@ export class UpstreamClient {
       const durationMs = Math.round(performance.now() - started);
       this.options.onAttempt?.(statusClass(response.statusCode), durationMs);
       const creditsUsed = header(answered, 'x-nansen-credits-used');
-      logger.info({ upstream: this.source, path, status: response.statusCode, durationMs, bytes: body.length, ...(creditsUsed ? { creditsUsed: Number(creditsUsed) } : {}) }, 'upstream call');
+      // An answer with an error status (a rejected key, a 429, a 5xx) is a failed call.
+      const level = response.statusCode >= 400 ? 'warn' : 'info';
+      logger[level]({ upstream: this.source, path, status: response.statusCode, durationMs, bytes: body.length, ...(creditsUsed ? { creditsUsed: Number(creditsUsed) } : {}) }, 'upstream call');
       return { response: answered };
     } catch (error) {
       const failure =

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UpstreamCache, type Loaded } from '../../src/cache/upstream-cache.js';
+import { entryBytes, UpstreamCache, type Loaded } from '../../src/cache/upstream-cache.js';
 import { UpstreamError } from '../../src/errors.js';
 
 function setup(options: Partial<{ maxBytes: number; swr: number; sie: number }> = {}) {
@@ -117,16 +117,37 @@ describe('UpstreamCache', () => {
   });
 
   it('stays within its byte bound, evicting the least recently used', async () => {
-    const t = setup({ maxBytes: 1000 });
-    for (let i = 0; i < 25; i++) await t.cache.get(`k${i}`, async () => ({ value: i, freshForMs: 60_000, sizeBytes: 100 }));
-    expect(t.cache.sizeBytes).toBeLessThanOrEqual(1000);
+    const maxBytes = 10 * entryBytes('k10', 100);
+    const t = setup({ maxBytes });
+    for (let i = 10; i < 35; i++) await t.cache.get(`k${i}`, async () => ({ value: i, freshForMs: 60_000, sizeBytes: 100 }));
+    expect(t.cache.sizeBytes).toBeLessThanOrEqual(maxBytes);
     expect(t.cache.entries).toBe(10);
-    expect(t.cache.peek('k0')).toBeUndefined();
-    expect(t.cache.peek('k24')).toBeDefined();
+    expect(t.cache.peek('k10')).toBeUndefined();
+    expect(t.cache.peek('k34')).toBeDefined();
+  });
+
+  it('counts its keys in the byte bound (regression: a long upstream question cost nothing)', async () => {
+    const t = setup({ maxBytes: 100_000 });
+    for (let i = 0; i < 100; i++) await t.cache.get(`coinmetrics|${i}|${'asset,'.repeat(1000)}`, async () => ({ value: i, freshForMs: 60_000, sizeBytes: 1 }));
+    // Each key is 6,000 characters: 100 of them are more than 100 KB.
+    expect(t.cache.entries).toBeLessThan(100_000 / 6000);
+    expect(t.cache.sizeBytes).toBeLessThanOrEqual(100_000);
+  });
+
+  it('sweeps entries past their stale windows without their keys being asked again', async () => {
+    const t = setup();
+    const dropped: string[] = [];
+    t.cache.onDrop((key, reason) => dropped.push(`${key}:${reason}`));
+    for (let i = 0; i < 20; i++) await t.cache.get(`old${i}`, t.load);
+    t.clock.now += 60_000 + 3_600_000 + 1;
+    await t.cache.get('new', t.load);
+    expect(t.cache.entries).toBe(1);
+    expect(dropped).toHaveLength(20);
+    expect(dropped[0]).toBe('old0:expire');
   });
 
   it('tells drop listeners about evictions but not replacements', async () => {
-    const t = setup({ maxBytes: 250 });
+    const t = setup({ maxBytes: 2.5 * entryBytes('a', 100) });
     const dropped: string[] = [];
     t.cache.onDrop((key) => dropped.push(key));
     await t.cache.get('a', t.load);

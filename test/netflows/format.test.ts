@@ -69,6 +69,26 @@ describe('CSV', () => {
     expect(lastCell.replace(/^"|"$/g, '').replace(/""/g, '"')).toBe(`'${text}`);
   });
 
+  it.each([
+    ' =hyperlink("http://evil.example","x")',
+    '\n=1+1',
+    '\u00a0@SUM(A1)',
+    '\u3000\u2003-2+3',
+    ' \t+cmd',
+    '\uff1dHYPERLINK("http://evil.example")',
+    '\uff0b1',
+    '\uff0d1',
+    '\uff20SUM(A1)',
+    '\ufe62\ufe63\ufe66\ufe6b',
+    '\u200b\ufeff=1',
+  ])('neutralises the formula behind whitespace or in fullwidth form %j (regression: they passed)', (text) => {
+    expect(neutralize(text)).toBe(`'${text}`);
+  });
+
+  it.each(['Decentralised Exchanges', 'AI', ' Layer 1', 'x=1', 'a-b', '\u00a0'])('leaves the plain text %j alone', (text) => {
+    expect(neutralize(text)).toBe(text);
+  });
+
   it('leaves numbers, including negative ones, as numbers', () => {
     const line = toCsv([record]).split('\r\n')[1]!;
     expect(line).toContain(',-62934.5,');

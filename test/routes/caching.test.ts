@@ -60,6 +60,17 @@ describe('repeated questions', () => {
     expect((await get('/netflows?limit=5', { 'if-none-match': '"other"' })).statusCode).toBe(200);
   });
 
+  it('keep one answer per negotiated format, however Accept is spelled (regression: the raw Accept was the key)', async () => {
+    await get('/netflows?source=coinmetrics&limit=1');
+    for (let i = 0; i < 50; i++) {
+      const response = await get('/netflows?source=coinmetrics&limit=1', { accept: `application/json, x/${i}-${'a'.repeat(1000)}` });
+      expect(response.statusCode).toBe(200);
+    }
+    // The request key and the question key of the one JSON answer.
+    expect(stack.rendered.entries).toBe(2);
+    expect((await get('/netflows?source=coinmetrics&limit=1', { accept: 'text/csv' })).headers['content-type']).toMatch(/^text\/csv/);
+  });
+
   it('cache valid empty answers', async () => {
     const first = await get('/netflows?source=nansen&chain=monad');
     expect(first.json().data).toEqual([]);

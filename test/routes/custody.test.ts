@@ -115,6 +115,33 @@ describe('callers', () => {
   });
 });
 
+describe('GET /metrics with caller tokens on', () => {
+  const metrics = (authorization?: string) => stack!.app.inject({ url: '/metrics', headers: authorization ? { authorization } : {} });
+
+  it('needs the admin token or METRICS_TOKEN (regression: it named callers and budgets to anyone)', async () => {
+    stack = await startStack({
+      env: { ADMIN_TOKEN: ADMIN, METRICS_TOKEN: 'metrics-token-77', CALLER_TOKENS_FILE: callersFile([{ name: 'grafana', token: 'tok-g', rate_limit: '10/1m' }]) },
+    });
+    const anonymous = await metrics();
+    expect(anonymous.statusCode).toBe(401);
+    expect(anonymous.json()).toMatchObject({ code: 'unauthenticated' });
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer realm="netflows-metrics"');
+    expect(anonymous.body).not.toContain('grafana');
+    expect((await metrics('Bearer tok-g')).statusCode).toBe(403);
+    expect((await metrics('Bearer metrics-token-77x')).statusCode).toBe(401);
+    for (const token of [ADMIN, 'metrics-token-77']) {
+      const open = await metrics(`Bearer ${token}`);
+      expect(open.statusCode).toBe(200);
+      expect(open.body).toContain('netflows_caller_quota_remaining{caller="grafana"');
+    }
+  });
+
+  it('is open without caller tokens', async () => {
+    stack = await startStack({ env: { METRICS_TOKEN: 'metrics-token-77' } });
+    expect((await metrics()).statusCode).toBe(200);
+  });
+});
+
 describe('GET /admin/budgets', () => {
   it('is a 404 without an admin token configured', async () => {
     stack = await startStack();

@@ -139,8 +139,9 @@ describe('GET /netflows snapshot', () => {
       expect(response.statusCode).toBe(200);
       seen.push(...json.data.map((r: NetflowRecord) => `${r.entity}/${r.asset}`));
       if (json.next_cursor) {
-        expect(response.headers.link).toBe(`<${url.replace(/&cursor=[^&]*/, '')}&cursor=${json.next_cursor}>; rel="next"`);
-        url = `${url.replace(/&cursor=[^&]*/, '')}&cursor=${json.next_cursor}`;
+        const next: string = `${url.replace(/&cursor=[^&]*/, '')}&cursor=${json.next_cursor}`;
+        expect(decodeURIComponent(String(response.headers.link))).toBe(`<${next}>; rel="next"`);
+        url = next;
       } else {
         expect(response.headers.link).toBeUndefined();
         url = null;
@@ -157,6 +158,34 @@ describe('GET /netflows snapshot', () => {
     const { response } = await get(`/netflows?window=30d&limit=2&source=coinmetrics&cursor=${json.next_cursor}`);
     expect(response.statusCode).toBe(400);
     expect(problemOf(response)).toMatchObject({ code: 'invalid_parameter', param: 'cursor' });
+  });
+});
+
+describe('the Link header', () => {
+  it('has one next target on /netflows that asks the same question, whatever the values hold', async () => {
+    const { response, json } = await get('/netflows?source=nansen&limit=1&sector=AI,Gaming%20%26%20Metaverse&window=7d');
+    expect(response.statusCode).toBe(200);
+    const link = String(response.headers.link);
+    const targets = [...link.matchAll(/<([^>]*)>/g)].map((m) => m[1]!);
+    expect(targets).toHaveLength(1);
+    expect(link).toBe(`<${targets[0]}>; rel="next"`);
+    const next = new URL(targets[0]!, 'http://gateway.example');
+    expect(next.pathname).toBe('/netflows');
+    expect([...next.searchParams]).toEqual([
+      ['source', 'nansen'],
+      ['limit', '1'],
+      ['sector', 'AI,Gaming & Metaverse'],
+      ['window', '7d'],
+      ['cursor', json.next_cursor],
+    ]);
+    expect((await get(`${next.pathname}${next.search}`)).response.statusCode).toBe(200);
+  });
+
+  it('refuses a sector with the characters of an injection', async () => {
+    const { response } = await get('/netflows?limit=1&source=nansen&sector=AI,x>;rel="x",<https://evil.example/steal');
+    expect(response.statusCode).toBe(400);
+    expect(problemOf(response)).toMatchObject({ code: 'invalid_parameter', param: 'sector' });
+    expect(response.headers.link).toBeUndefined();
   });
 });
 
@@ -292,6 +321,18 @@ describe('errors', () => {
     expect(problem.code).toBe(code);
     expect(JSON.stringify(problem)).not.toMatch(/127\.0\.0\.1|api_key|oops|<html/);
     if (status === 503) expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  });
+
+  it('logs an upstream call that the upstream refused at warn (regression: a rejected key logged at info)', async () => {
+    const other = await startStack({ env: { NANSEN_API_KEY: 'nsk_wrong' } });
+    try {
+      await other.app.inject('/netflows?source=nansen');
+      const calls = other.logs.map((line) => JSON.parse(line)).filter((line) => line.msg === 'upstream call' && line.upstream === 'nansen');
+      expect(calls.length).toBeGreaterThan(0);
+      expect(calls.map((line) => [line.status, line.level])).toEqual(calls.map(() => [401, 40]));
+    } finally {
+      await other.close();
+    }
   });
 
   it('maps a rejected Nansen key to 502 without leaking the key or the upstream body', async () => {

@@ -115,6 +115,29 @@ describe('compression', () => {
   });
 });
 
+describe('Vary', () => {
+  const varyOf = (response: { headers: Record<string, unknown> }) => String(response.headers.vary ?? '').split(/,\s*/).map((v) => v.toLowerCase());
+
+  it('keeps the CORS plugin\'s Origin on /netflows, miss and hit (regression: the route replaced it)', async () => {
+    for (let i = 0; i < 2; i++) {
+      const answer = await stack.app.inject({ url: '/netflows?limit=2&window=30d', headers: { origin: 'http://localhost:3000' } });
+      expect(answer.statusCode).toBe(200);
+      expect(varyOf(answer)).toEqual(expect.arrayContaining(['origin', 'accept']));
+    }
+  });
+
+  it('names accept-encoding on an uncompressed answer that could have been compressed, once on a compressed one', async () => {
+    const plain = await stack.app.inject('/netflows?limit=100');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(varyOf(plain)).toEqual(expect.arrayContaining(['accept', 'accept-encoding']));
+    const gzipped = await stack.app.inject({ url: '/netflows?limit=100', headers: { 'accept-encoding': 'gzip' } });
+    expect(gzipped.headers['content-encoding']).toBe('gzip');
+    expect(varyOf(gzipped).filter((v) => v === 'accept-encoding')).toHaveLength(1);
+    const small = await stack.app.inject('/healthz');
+    expect(varyOf(small)).not.toContain('accept-encoding');
+  });
+});
+
 describe('GET /docs', () => {
   it('serves Swagger UI over the generated document', async () => {
     const page = await stack.app.inject('/docs/');
