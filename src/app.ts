@@ -25,6 +25,7 @@ import { createGuards, type UpstreamGuards } from './budget/index.js';
 import { MemoryBudgetStore, type BudgetStore } from './budget/store.js';
 import { RenderedCache } from './cache/rendered.js';
 import { adminRoutes } from './routes/admin.js';
+import { explorerRoutes } from './explorer/plugin.js';
 import { UpstreamCache, type SharedCacheTier } from './cache/upstream-cache.js';
 import { FailoverBudgetStore } from './budget/failover-store.js';
 import { RedisBudgetStore } from './redis/budget-store.js';
@@ -220,6 +221,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(adminRoutes, { adminToken: config.adminToken, upstreams, callers: config.callers ?? [], store: budgetStore, clock, sharedMode });
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  if (config.explorer) await app.register(explorerRoutes);
   return app;
 }
 
