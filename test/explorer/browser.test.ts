@@ -182,6 +182,7 @@ describe('the explorer in Chromium', () => {
     if (direct.status === 200) {
       expect(state).toBe('done');
     } else {
+      expect(await w.page.getAttribute('#chart', 'data-points')).toBe('0');
       expect(state).toBe('problem');
       const alert = await w.page.textContent('#problem');
       expect(alert).toContain(`(${direct.status})`);
@@ -206,6 +207,9 @@ describe('the explorer in Chromium', () => {
     expect(alert).toContain('Parameter at fault: asset');
     expect(await w.page.getAttribute('#asset', 'aria-invalid')).toBe('true');
     expect(await w.page.isVisible('#problem')).toBe(true);
+    // The rows of the question before are gone: they would read as the answer to this one.
+    expect(await w.page.locator('#leaderboard tbody tr').count()).toBe(0);
+    expect(await w.page.isVisible('#next-page')).toBe(false);
     // The browser logs the failed load itself; nothing else may be in the console.
     expect(w.consoleErrors.filter((e) => !e.includes('status of 400'))).toEqual([]);
     await w.screenshot('bad-pick');

@@ -97,9 +97,14 @@ async function showSeries(id: number, question: Question): Promise<boolean> {
   return true;
 }
 
+/** The problem in words; the answer to the question before goes, lest it read as this one's. */
 function failed(what: string, problem: Problem, note?: string): false {
   showProblem(problemBox, what, problem, note);
   statusBox.replaceChildren();
+  table.replaceChildren(...(table.caption ? [table.caption] : []));
+  nextPage.hidden = true;
+  chart.clear();
+  chartSummary.textContent = '';
   pickers.fieldFor(problem.param)?.setAttribute('aria-invalid', 'true');
   return false;
 }
