@@ -5,8 +5,8 @@ const FLOOD = 'test/memory.test.ts';
 
 export default defineConfig({
   test: {
-    // Fails the run, naming what to install, when a program the tests start is missing.
-    globalSetup: ['test/prerequisites.ts'],
+    // Fails the run, naming what to install, when a program the tests start is missing; then builds the explorer page.
+    globalSetup: ['test/prerequisites.ts', 'test/explorer/build-page.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',

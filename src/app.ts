@@ -28,6 +28,7 @@ import { MemoryBudgetStore } from './budget/memory-store.js';
 import type { BudgetStore } from './budget/store.js';
 import { RenderedCache } from './cache/rendered.js';
 import { adminRoutes } from './routes/admin.js';
+import { explorerRoutes } from './explorer/plugin.js';
 import { UpstreamCache, type SharedCacheTier } from './cache/upstream-cache.js';
 import { FailoverBudgetStore } from './budget/failover-store.js';
 import { RedisBudgetStore } from './redis/budget-store.js';
@@ -246,6 +247,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(adminRoutes, { adminToken: config.adminToken, upstreams, callers: config.callers ?? [], callerCredits, store: budgetStore, clock, sharedMode });
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  if (config.explorer) await app.register(explorerRoutes);
   return app;
 }
 

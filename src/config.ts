@@ -84,6 +84,8 @@ export interface Config {
   corsOrigins: readonly string[];
   /** From CALLER_TOKENS_FILE; undefined = data routes are open. */
   callers: readonly CallerToken[] | undefined;
+  /** EXPLORER: the web page at `/` (default on); off removes the route. */
+  explorer: boolean;
 }
 
 export class ConfigError extends Error {
@@ -150,6 +152,7 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
     redisKeyPrefix: read.string('REDIS_KEY_PREFIX', 'netflows:'),
     gatewayReplicas: read.integer('GATEWAY_REPLICAS', 1, 1, 1000),
     callers: read.callers('CALLER_TOKENS_FILE'),
+    explorer: read.oneOf('EXPLORER', 'on', ['on', 'off']) === 'on',
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -2,7 +2,10 @@ import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Programs `npm test` starts, and how to install each (Debian and Ubuntu). */
-export const PREREQUISITES = [{ binary: 'redis-server', neededBy: 'the Redis tests in test/redis/', install: 'apt-get install redis-server' }] as const;
+export const PREREQUISITES = [
+  { binary: 'redis-server', neededBy: 'the Redis tests in test/redis/', install: 'apt-get install redis-server' },
+  { binary: 'chromium', neededBy: 'the explorer browser tests in test/explorer/', install: 'apt-get install chromium' },
+] as const;
 
 /** Throws, naming each missing program and its install command, unless every prerequisite is an executable on `path`. */
 export function checkPrerequisites(path = process.env.PATH ?? ''): void {

@@ -44,7 +44,7 @@ async function main(): Promise<void> {
       `  curl '${base}/netflows?window=7d&limit=5'`,
       `  curl '${base}/netflows?interval=1d&asset=btc&entity=binance&start=2026-10-01&end=2026-10-31'`,
       `  curl '${base}/netflows?window=24h&entity=smart_money:fund,binance&format=csv'`,
-      `API browser: ${base}/docs (document: ${base}/openapi.json); metrics: ${base}/metrics`,
+      `Explorer: ${base}/ (unless EXPLORER=off); API browser: ${base}/docs (document: ${base}/openapi.json); metrics: ${base}/metrics`,
       '',
     ].join('\n'),
   );
