@@ -60,6 +60,7 @@ export class TestPostgres {
 
   async sql(text: string, database = 'postgres'): Promise<pg.QueryResult> {
     const client = new pg.Client({ connectionString: this.url(database) });
+    client.on('error', () => undefined);
     await client.connect();
     try {
       return await client.query(text);
@@ -73,7 +74,7 @@ export class TestPostgres {
     const args = ['-D', join(this.dir, 'data'), '-p', String(this.port), '-k', this.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'];
     // A server killed a moment ago may still hold its shared memory through a dying backend: try again.
     for (let attempt = 0; attempt < 40; attempt++) {
-      const child = spawn(binary('postgres'), args, { ...asServerUser(), stdio: 'ignore', detached: true });
+      const child = spawn(binary('postgres'), args, { ...asServerUser(), stdio: 'ignore' });
       this.process = child;
       for (let i = 0; i < 200 && child.exitCode === null; i++) {
         try {
@@ -88,12 +89,15 @@ export class TestPostgres {
     throw new Error('postgres did not start');
   }
 
-  /** Kills the server and every backend at once (its process group), as a crash would; `up()` starts it again on the same data. */
+  /**
+   * Kills the server with SIGKILL, as a crash would: its backends notice and drop their
+   * connections. `up()` starts it again on the same data.
+   */
   async kill(): Promise<void> {
     const child = this.process;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    process.kill(-child.pid!, 'SIGKILL');
+    child.kill('SIGKILL');
     await exited;
   }
 

@@ -82,7 +82,7 @@ interface CellOut {
  */
 export async function readDays(db: SqlRunner, assets: readonly string[], exchanges: readonly string[], startDay: number, endDay: number): Promise<Map<string, HeldAssetDays>> {
   const cells = await db.query<CellOut>(
-    `SELECT asset, exchange, ((day - date '1970-01-01') * ${DAY_MS})::float8 AS day, supported, native, usd,
+    `SELECT asset, exchange, (day - date '1970-01-01')::float8 * ${DAY_MS} AS day, supported, native, usd,
        (extract(epoch FROM fetched_at) * 1000)::float8 AS fetched_at
      FROM coinmetrics_days
      WHERE asset = ANY($1::text[]) AND exchange = ANY($2::text[]) AND day BETWEEN $3::date AND $4::date`,

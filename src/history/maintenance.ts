@@ -66,8 +66,8 @@ export async function sourceStats(db: SqlRunner): Promise<{ nansen: SourceStats;
   const [coinmetrics] = await db.query<{ estimate: number; bytes: number; earliest: number | null; latest: number | null }>(
     `SELECT (SELECT reltuples FROM pg_class WHERE oid = 'coinmetrics_days'::regclass)::float8 AS estimate,
        pg_total_relation_size('coinmetrics_days')::float8 AS bytes,
-       (SELECT ((min(day) - date '1970-01-01') * 86400000)::float8 FROM coinmetrics_days) AS earliest,
-       (SELECT ((max(day) - date '1970-01-01') * 86400000)::float8 FROM coinmetrics_days) AS latest`,
+       (SELECT (min(day) - date '1970-01-01')::float8 * 86400000 FROM coinmetrics_days) AS earliest,
+       (SELECT (max(day) - date '1970-01-01')::float8 * 86400000 FROM coinmetrics_days) AS latest`,
   );
   return { nansen: await withRows(db, 'nansen_rows', nansen!), coinmetrics: await withRows(db, 'coinmetrics_days', coinmetrics!) };
 }

@@ -91,7 +91,7 @@ async function insertFetch(tx: SqlRunner, s: NansenSnapshot): Promise<boolean> {
      ON CONFLICT DO NOTHING RETURNING 1 AS inserted`,
     [
       iso(s.fetchedAt), ...f.marketCap, ...f.traderCount, ...f.tokenAge,
-      s.page, s.perPage, s.tokens.length, f.includeStablecoins, f.includeNativeTokens, s.isLastPage,
+      s.page, s.perPage, new Set(s.tokens.map((t) => `${t.chain}\u0000${tokenKey(t.symbol, t.tokenAddress)}`)).size, f.includeStablecoins, f.includeNativeTokens, s.isLastPage,
       s.entity, chains, f.sectors, f.tokenAddresses, order, key,
     ],
   );

@@ -50,6 +50,11 @@ export class PostgresDatabase implements SqlDatabase {
   async transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A checked-out connection has no pool listener: a server that dies between two statements would otherwise crash the process.
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const runner: SqlRunner = {
@@ -64,7 +69,8 @@ export class PostgresDatabase implements SqlDatabase {
       });
       throw error;
     } finally {
-      // A connection that could not roll back is dropped, never handed to the next caller.
+      client.removeListener('error', onError);
+      // A connection that failed or could not roll back is dropped, never handed to the next caller.
       client.release(broken);
     }
   }

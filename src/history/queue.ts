@@ -93,7 +93,7 @@ export class WriteQueue<T> {
   }
 
   private kick(): void {
-    if (!this.started || this.closed || this.draining) return;
+    if (!this.started || this.closed || this.draining || this.items.length === 0) return;
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
       if (this.items.length > 0) this.kick();
@@ -157,7 +157,7 @@ export class WriteQueue<T> {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms).unref();
       function done() {
         clearTimeout(timer);

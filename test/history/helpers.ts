@@ -4,40 +4,54 @@ import { History, type HistoryOptions } from '../../src/history/history.js';
 import { PgliteDatabase } from '../../src/history/pglite.js';
 import { PostgresDatabase } from '../../src/history/postgres.js';
 import type { SqlDatabase } from '../../src/history/sql.js';
-import type { NansenOrder, NansenSnapshot } from '../../src/history/types.js';
-import type { TokenFlows } from '../../src/providers/nansen/normalize.js';
+import type { NansenSnapshot } from '../../src/history/types.js';
 import { freshPgliteDir } from '../pglite.js';
 import { TestPostgres } from '../postgres.js';
+
+export * from './builders.js';
 
 export type Backend = 'postgresql' | 'pglite';
 export const BACKENDS: Backend[] = ['postgresql', 'pglite'];
 
 /** A History over a database of the test file's own, with a handle on the database to look inside. */
 export class TestStore {
+  db!: SqlDatabase;
+  history!: History;
+
   private constructor(
     readonly backend: Backend,
-    readonly db: SqlDatabase,
-    readonly history: History,
-    private readonly cleanup: () => Promise<void>,
-    /** PostgreSQL: the server's URL for this database; PGlite: the data directory. */
+    /** PostgreSQL: the URL of this test's database; PGlite: the data directory. */
     readonly where: string,
     readonly server: TestPostgres | undefined,
+    private readonly options: Partial<HistoryOptions>,
   ) {}
 
   static async start(backend: Backend, options: Partial<HistoryOptions> = {}): Promise<TestStore> {
-    if (backend === 'postgresql') {
-      const server = await TestPostgres.start();
-      const url = await server.createDatabase('history');
-      const db = new PostgresDatabase({ url, connectTimeoutMs: 1000, statementTimeoutMs: 3000 });
-      const history = new History({ open: async () => db, ...options });
-      await history.ready;
-      return new TestStore(backend, db, history, () => server.stop(), url, server);
-    }
-    const dir = await freshPgliteDir();
-    const db = await PgliteDatabase.open(dir);
-    const history = new History({ open: async () => db, ...options });
-    await history.ready;
-    return new TestStore(backend, db, history, async () => rmSync(dirname(dir), { recursive: true, force: true }), dir, undefined);
+    const store =
+      backend === 'postgresql'
+        ? await TestPostgres.start().then(async (server) => new TestStore(backend, await server.createDatabase('history'), server, options))
+        : new TestStore(backend, await freshPgliteDir(), undefined, options);
+    await store.open();
+    return store;
+  }
+
+  /** Closes the History and its database, and opens both again on the same data. */
+  async reopen(): Promise<History> {
+    await this.history.close();
+    await this.open();
+    return this.history;
+  }
+
+  /** A new database handle on the same data (PostgreSQL only: an embedded directory has one owner). */
+  connect(): SqlDatabase {
+    return new PostgresDatabase({ url: this.where, connectTimeoutMs: 1000, statementTimeoutMs: 3000 });
+  }
+
+  private async open(): Promise<void> {
+    this.db = this.backend === 'postgresql' ? this.connect() : await PgliteDatabase.open(this.where);
+    const db = this.db;
+    this.history = new History({ open: async () => db, ...this.options });
+    await this.history.ready;
   }
 
   async reset(): Promise<void> {
@@ -56,57 +70,8 @@ export class TestStore {
   }
 
   async stop(): Promise<void> {
-    await this.history.close();
-    await this.cleanup();
+    await this.history?.close();
+    if (this.server) await this.server.stop();
+    else rmSync(dirname(this.where), { recursive: true, force: true });
   }
-}
-
-export const HOUR = 3_600_000;
-export const MINUTE = 60_000;
-export const DAY = 86_400_000;
-/** 2026-11-20 00:00 UTC. */
-export const D0 = Date.UTC(2026, 10, 20);
-
-/** The order the live path sends for the default leaderboard (24h, descending). */
-export const BY_24H: NansenOrder[] = [
-  { field: 'net_flow_24h_usd', direction: 'DESC' },
-  { field: 'token_symbol', direction: 'ASC' },
-  { field: 'chain', direction: 'ASC' },
-  { field: 'token_address', direction: 'ASC' },
-];
-export const BY_SYMBOL: NansenOrder[] = [
-  { field: 'token_symbol', direction: 'ASC' },
-  { field: 'chain', direction: 'ASC' },
-  { field: 'token_address', direction: 'ASC' },
-];
-
-/** A token whose four flows are `usd`, `usd * 24`, `usd * 168`, `usd * 720`. */
-export function token(symbol: string, usd: number, overrides: Partial<TokenFlows> = {}): TokenFlows {
-  return {
-    symbol,
-    chain: 'ethereum',
-    tokenAddress: `0x${symbol.padEnd(40, '0')}`,
-    flowsUsd: { '1h': usd, '24h': usd * 24, '7d': usd * 168, '30d': usd * 720 },
-    marketCapUsd: 1_000_000,
-    traderCount: 10,
-    tokenAgeDays: 100,
-    sectors: [],
-    ...overrides,
-  };
-}
-
-/** A recorder-like snapshot (smart_money, all chains, default filters, first page of 1000 by 24h) unless told otherwise. */
-export function snapshot(fetchedAt: number, tokens: TokenFlows[], overrides: Partial<NansenSnapshot> = {}): NansenSnapshot {
-  return {
-    entity: 'smart_money',
-    chains: ['all'],
-    filters: {},
-    orderBy: BY_24H,
-    page: 1,
-    perPage: 1000,
-    isLastPage: false,
-    fetchedAt,
-    tokens,
-    ...overrides,
-  };
 }
