@@ -40,6 +40,7 @@ export class TestPostgres {
     }
     const init = spawnSync(binary('initdb'), ['-D', join(dir, 'data'), '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C'], {
       ...user,
+      cwd: dir,
       encoding: 'utf8',
     });
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr || init.error?.message}`);
@@ -74,7 +75,7 @@ export class TestPostgres {
     const args = ['-D', join(this.dir, 'data'), '-p', String(this.port), '-k', this.dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off'];
     // A server killed a moment ago may still hold its shared memory through a dying backend: try again.
     for (let attempt = 0; attempt < 40; attempt++) {
-      const child = spawn(binary('postgres'), args, { ...asServerUser(), stdio: 'ignore' });
+      const child = spawn(binary('postgres'), args, { ...asServerUser(), cwd: this.dir, stdio: 'ignore' });
       this.process = child;
       for (let i = 0; i < 200 && child.exitCode === null; i++) {
         try {
