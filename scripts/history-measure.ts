@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { PGlite } from '@electric-sql/pglite';
 import { cellsOf, databaseFrom, History } from '../src/history/history.js';
+import { PgliteDatabase } from '../src/history/pglite.js';
 import type { NansenSnapshot } from '../src/history/types.js';
 import type { AssetDays } from '../src/providers/coinmetrics/normalize.js';
 import type { TokenFlows } from '../src/providers/nansen/normalize.js';
@@ -68,15 +69,20 @@ async function measureBytes(databaseUrl: string | undefined): Promise<void> {
   const history = new History({ open: databaseFrom({ databaseUrl, dir: join(dir, 'data') }) });
   try {
     await history.ready;
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
     const began = performance.now();
     await recordDay(history, D0);
-    const firstDay = await bytes(history);
     const firstMs = performance.now() - began;
+    delay.disable();
+    const firstDay = await bytes(history);
     for (let d = 1; d <= 3; d++) await recordDay(history, D0 + d * DAY);
     const perDay = ((await bytes(history)) - firstDay) / 3;
     const where = databaseUrl ? 'postgresql' : 'pglite';
     console.log(`${where}: first day ${(firstDay / 1e6).toFixed(1)} MB (tokens included), each further day ${(perDay / 1e6).toFixed(1)} MB`);
-    console.log(`${where}: ${((SETS.length * 24 * 1000) / (firstMs / 1000)).toFixed(0)} snapshot rows/s written on the first day (batched)`);
+    console.log(
+      `${where}: ${((SETS.length * 24 * 1000) / (firstMs / 1000)).toFixed(0)} snapshot rows/s written on the first day (batched); event loop held up to ${(delay.max / 1e6).toFixed(0)} ms at a time meanwhile`,
+    );
   } finally {
     await history.close();
     rmSync(dir, { recursive: true, force: true });
@@ -84,7 +90,7 @@ async function measureBytes(databaseUrl: string | undefined): Promise<void> {
 }
 
 /** Wall time of an open and the longest the event loop waited meanwhile. */
-async function timed(label: string, open: () => Promise<PGlite>): Promise<void> {
+async function timed(label: string, open: () => Promise<PGlite | PgliteDatabase>): Promise<void> {
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   const began = performance.now();
@@ -101,6 +107,8 @@ async function measureOpen(): Promise<void> {
     await timed('new data directory', () => PGlite.create(join(dir, 'data')));
     await timed('reopen', () => PGlite.create(join(dir, 'data')));
     await timed('in memory', () => PGlite.create());
+    await timed('in its worker thread (our adapter), new data directory', () => PgliteDatabase.open(join(dir, 'worker')));
+    await timed('in its worker thread (our adapter), reopen', () => PgliteDatabase.open(join(dir, 'worker')));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

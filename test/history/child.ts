@@ -17,7 +17,7 @@ if (mode === 'migrate') {
   await db.close();
 } else if (mode === 'write') {
   await migrate(db);
-  const tokens = Array.from({ length: 2000 }, (_, i) => token(`t${i}`, i));
+  const tokens = Array.from({ length: 500 }, (_, i) => token(`t${i}`, i));
   // Snapshots without end, each in its own transaction; the parent kills this process inside one.
   for (let k = 0; ; k++) {
     await db.transaction(async (tx) => {
