@@ -3,7 +3,7 @@ import { HistoryOpenError, HistoryUnavailable, isTransient } from './errors.js';
 import { deleteBefore, sourceStats, type RetentionResult, type SourceStats } from './maintenance.js';
 import { migrate } from './migrations.js';
 import { readAsOf, readSeries, writeSnapshots } from './nansen-store.js';
-import { PgliteDatabase } from './pglite.js';
+import { PgliteDatabase, type PgliteOptions } from './pglite.js';
 import { PostgresDatabase, type PostgresOptions } from './postgres.js';
 import { WriteQueue, type QueueCounters, type WriteQueueOptions } from './queue.js';
 import type { HistoryLocation, SqlDatabase } from './sql.js';
@@ -28,6 +28,8 @@ export interface HistoryOptions {
   openRetryMs?: number;
   /** Rows per delete statement of the retention job (default 5000). */
   retentionBatch?: number;
+  /** Hears of each committed batch (rows, rows stored, ms), e.g. for a latency histogram. */
+  onWrite?: (rows: number, stored: number, ms: number) => void;
   logger?: HistoryLogger;
 }
 
@@ -67,6 +69,7 @@ export class History {
       write: (batch) => this.write(batch),
       rowsOf: (item) => (item.kind === 'nansen' ? Math.max(1, item.snapshot.tokens.length) : item.cells.length),
       isTransient,
+      ...(options.onWrite ? { onWrite: options.onWrite } : {}),
       onError: (error, dropped) => this.logger.warn({ err: error, dropped }, dropped ? 'history write failed; batch dropped' : 'history write failed; will try again'),
     });
     this.ready = this.open();
@@ -194,13 +197,14 @@ export interface DatabaseChoice {
   /** The embedded database's directory; absent: in memory. */
   dir?: string;
   postgres?: Omit<PostgresOptions, 'url'>;
+  pglite?: PgliteOptions;
 }
 
 /** The one place that chooses the adapter. */
 export function databaseFrom(choice: DatabaseChoice): () => Promise<SqlDatabase> {
   const { databaseUrl } = choice;
   if (databaseUrl !== undefined) return async () => new PostgresDatabase({ ...choice.postgres, url: databaseUrl });
-  return () => PgliteDatabase.open(choice.dir);
+  return () => PgliteDatabase.open(choice.dir, choice.pglite);
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

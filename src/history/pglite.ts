@@ -54,6 +54,14 @@ const LOCK_FILE = 'netflows-history.pid';
 /** Directories this process has open (a pid file with our own pid may also be a previous life's, e.g. pid 1 in a container). */
 const openHere = new Set<string>();
 
+export interface PgliteOptions {
+  /** A statement outside a transaction that has no answer after this fails as cancelled (ms; default 5000). */
+  statementTimeoutMs?: number;
+}
+
+/** SQLSTATE query_canceled, what PostgreSQL says when `statement_timeout` fires. */
+const QUERY_CANCELED = '57014';
+
 /** A statement's failure, with its SQLSTATE when PostgreSQL gave one. */
 class EmbeddedError extends Error {
   constructor(
@@ -85,6 +93,7 @@ export class PgliteDatabase implements SqlDatabase {
     readonly location: HistoryLocation,
     /** The data directory this instance holds the pid file of. */
     private readonly lockedDir: string | undefined,
+    private readonly statementTimeoutMs: number,
   ) {
     worker.on('message', (reply: WorkerReply) => {
       if (!('id' in reply)) return;
@@ -105,21 +114,28 @@ export class PgliteDatabase implements SqlDatabase {
    * a PostgreSQL data directory, a data directory PGlite cannot start, or one another live
    * process holds, is a `HistoryOpenError` naming the directory.
    */
-  static async open(dir: string | undefined): Promise<PgliteDatabase> {
-    if (dir === undefined) return new PgliteDatabase(await startWorker(undefined), { kind: 'embedded', dir: 'memory' }, undefined);
+  static async open(dir: string | undefined, options: PgliteOptions = {}): Promise<PgliteDatabase> {
+    const timeoutMs = options.statementTimeoutMs ?? 5000;
+    if (dir === undefined) return new PgliteDatabase(await startWorker(undefined), { kind: 'embedded', dir: 'memory' }, undefined, timeoutMs);
     const path = resolve(dir);
     checkDataDir(path);
     lockDataDir(path);
     try {
-      return new PgliteDatabase(await startWorker(path), { kind: 'embedded', dir: path }, path);
+      return new PgliteDatabase(await startWorker(path), { kind: 'embedded', dir: path }, path, timeoutMs);
     } catch (error) {
       unlock(path);
       throw new HistoryOpenError(`HISTORY_DIR ${path} could not be opened as an embedded PostgreSQL database (${describe(error)})`, { cause: error });
     }
   }
 
+  /** A statement outside a transaction (the reads), given up after `statementTimeoutMs` counted from the call, waiting for its turn included. */
   query<R extends object>(text: string, params: readonly unknown[] = []): Promise<R[]> {
-    return this.inTurn(() => this.run<R>(text, params));
+    const result = this.inTurn(() => this.run<R>(text, params));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new EmbeddedError('canceling statement due to statement timeout', QUERY_CANCELED)), this.statementTimeoutMs);
+    });
+    return Promise.race([result, late]).finally(() => clearTimeout(timer));
   }
 
   transaction<T>(work: (tx: SqlRunner) => Promise<T>): Promise<T> {

@@ -18,12 +18,13 @@ if (mode === 'migrate') {
 } else if (mode === 'write') {
   await migrate(db);
   const tokens = Array.from({ length: 500 }, (_, i) => token(`t${i}`, i));
-  // Snapshots without end, each in its own transaction; the parent kills this process inside one.
+  // Snapshots without end, each in its own transaction, which stays open a moment after its
+  // rows are written: the parent kills this process then, between the writing and the commit.
   for (let k = 0; ; k++) {
     await db.transaction(async (tx) => {
-      await tx.query('SELECT 1');
-      process.stdout.write(`in ${k}\n`);
       await writeSnapshots(tx, [snapshot(D0 + k * HOUR, tokens)]);
+      process.stdout.write(`written ${k}\n`);
+      await tx.query('SELECT pg_sleep(0.2)');
     });
     process.stdout.write(`committed ${k}\n`);
   }

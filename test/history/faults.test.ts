@@ -69,6 +69,32 @@ describe('with PostgreSQL', () => {
     }
   });
 
+  it('refuses a read that the database is too slow to answer as unavailable', async () => {
+    const url = await server.createDatabase('slow');
+    const history = new History({ open: async () => new PostgresDatabase({ url, statementTimeoutMs: 200 }) });
+    const locker = new PostgresDatabase({ url });
+    try {
+      await history.ready;
+      let unlock!: () => void;
+      const held = new Promise<void>((resolve) => (unlock = resolve));
+      let locked!: () => void;
+      const lockTaken = new Promise<void>((resolve) => (locked = resolve));
+      const holding = locker.transaction(async (tx) => {
+        await tx.query('LOCK TABLE nansen_rows IN ACCESS EXCLUSIVE MODE');
+        locked();
+        await held;
+      });
+      await lockTaken;
+      await expect(history.series(hourly)).rejects.toMatchObject({ name: 'HistoryUnavailable', message: 'the history store is unreachable or too slow' });
+      unlock();
+      await holding;
+      expect((await history.series(hourly)).records).toEqual([]);
+    } finally {
+      await locker.close();
+      await history.close();
+    }
+  });
+
   it('starts while the database is away and becomes ready when it is back', async () => {
     const url = await server.createDatabase('late');
     await server.kill();
@@ -94,9 +120,9 @@ describe('with PostgreSQL', () => {
     expect((await server.sql('SELECT count(*)::int AS n FROM history_migrations', 'race')).rows).toEqual([{ n: 1 }]);
   });
 
-  it('leaves no half snapshot when a writer is killed with SIGKILL inside a transaction', async () => {
+  it('leaves no half snapshot when a writer is killed with SIGKILL between writing its rows and committing them', async () => {
     const url = await server.createDatabase('killed');
-    const run = await child(['write', url], (line, kill) => line === 'in 2' && kill());
+    const run = await child(['write', url], (line, kill) => line === 'written 2' && kill());
     expect(run.signal).toBe('SIGKILL');
     expect(run.lines).not.toContain('committed 2');
     const db = new PostgresDatabase({ url });
@@ -109,10 +135,10 @@ describe('with PostgreSQL', () => {
 });
 
 describe('with PGlite', () => {
-  it('leaves no half snapshot when its process is killed with SIGKILL inside a transaction', async () => {
+  it('leaves no half snapshot when its process is killed with SIGKILL between writing its rows and committing them', async () => {
     const dir = await freshPgliteDir();
     try {
-      const run = await child(['write', dir], (line, kill) => line === 'in 2' && kill());
+      const run = await child(['write', dir], (line, kill) => line === 'written 2' && kill());
       expect(run.signal).toBe('SIGKILL');
       expect(run.lines).not.toContain('committed 2');
       const db = await PgliteDatabase.open(dir);
@@ -122,6 +148,22 @@ describe('with PGlite', () => {
         await db.close();
       }
     } finally {
+      rmSync(dirname(dir), { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('refuses a read that waits too long for the busy embedded database as unavailable', async () => {
+    const dir = await freshPgliteDir();
+    const db = await PgliteDatabase.open(dir, { statementTimeoutMs: 200 });
+    const history = new History({ open: async () => db });
+    try {
+      await history.ready;
+      const busy = db.transaction((tx) => tx.query('SELECT pg_sleep(1)'));
+      await expect(history.series(hourly)).rejects.toMatchObject({ name: 'HistoryUnavailable', message: 'the history store is unreachable or too slow' });
+      await busy;
+      expect((await history.series(hourly)).records).toEqual([]);
+    } finally {
+      await history.close();
       rmSync(dirname(dir), { recursive: true, force: true });
     }
   }, 60_000);
