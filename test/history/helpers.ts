@@ -1,5 +1,7 @@
+import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
 import { History, type HistoryOptions } from '../../src/history/history.js';
 import { PgliteDatabase } from '../../src/history/pglite.js';
 import { PostgresDatabase } from '../../src/history/postgres.js';
@@ -74,4 +76,25 @@ export class TestStore {
     if (this.server) await this.server.stop();
     else rmSync(dirname(this.where), { recursive: true, force: true });
   }
+}
+
+/** Runs test/history/child.ts; resolves with its output lines once it exits. */
+export function child(args: string[], onLine?: (line: string, kill: () => void) => void): Promise<{ lines: string[]; code: number | null; signal: string | null }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'test/history/child.ts', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  createInterface({ input: proc.stdout }).on('line', (line) => {
+    lines.push(line);
+    onLine?.(line, () => proc.kill('SIGKILL'));
+  });
+  return new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ lines, code, signal })));
+}
+
+/** Every recorded snapshot has all of its rows: no half snapshot. */
+export async function halfSnapshots(db: SqlDatabase): Promise<{ snapshots: number; half: number }> {
+  const [row] = await db.query<{ snapshots: number; half: number }>(
+    `SELECT count(*)::int AS snapshots,
+       count(*) FILTER (WHERE f.tokens <> (SELECT count(*) FROM nansen_rows r WHERE r.entity = f.entity AND r.taken_at = f.fetched_at))::int AS half
+     FROM nansen_fetches f`,
+  );
+  return row!;
 }
