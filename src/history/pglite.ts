@@ -185,7 +185,8 @@ export class PgliteDatabase implements SqlDatabase {
 /** Starts the worker and waits until PGlite is up in it; rejects with PGlite's own reason. */
 async function startWorker(dir: string | undefined): Promise<Worker> {
   const pglite = createRequire(import.meta.url).resolve('@electric-sql/pglite');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { dir, pglite } });
+  // No inherited flags: the source is CommonJS whatever the process was started with (e.g. --input-type=module).
+  const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { dir, pglite } });
   try {
     await new Promise<void>((resolve, reject) => {
       worker.once('message', (reply: WorkerReply) => ('ready' in reply ? resolve() : reject(new Error('failed' in reply ? reply.failed.message : 'no answer'))));

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +10,12 @@ import { child, D0, halfSnapshots, HOUR } from './helpers.js';
 const hourly = { interval: '1h' as const, start: D0 - HOUR, end: D0 + 100 * HOUR, entities: ['smart_money'], filters: {} };
 
 describe('with PGlite', () => {
+  it('starts its worker in a process started with --input-type=module', () => {
+    const script = `const { PgliteDatabase } = await import('./src/history/pglite.ts'); const db = await PgliteDatabase.open(undefined); console.log(JSON.stringify(await db.query('SELECT 1 AS one'))); await db.close();`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.stdout.trim()).toBe('[{"one":1}]');
+  }, 60_000);
+
   it('leaves no half snapshot when its process is killed with SIGKILL between writing its rows and committing them', async () => {
     const dir = await freshPgliteDir();
     try {
