@@ -13,7 +13,7 @@ import { requestDeadlineMs, type Config } from './config.js';
 import { NetflowsService } from './netflows/service.js';
 import { createCoinMetricsProvider } from './providers/coinmetrics/index.js';
 import { createNansenProvider } from './providers/nansen/index.js';
-import type { Provider, SourceId } from './providers/types.js';
+import type { Provider, SourceId } from './model.js';
 import { catalogRoute } from './routes/catalog.js';
 import { healthRoutes, type Lifecycle } from './routes/health.js';
 import { netflowsRoute } from './routes/netflows.js';

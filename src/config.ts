@@ -1,14 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseCallerTokens, type CallerToken } from './auth/callers.js';
+import { parseRateLimits, type RateLimit } from './ratelimit.js';
 import { Secret } from './secret.js';
-
-/** `limit` calls per `windowMs`, as in `10/6s`. */
-export interface RateLimit {
-  limit: number;
-  windowMs: number;
-  /** The operator's spelling, for /admin/budgets and metrics. */
-  text: string;
-}
 
 export interface CoinMetricsConfig {
   /** Absent: the Community API, without a key and with Community limits. */
@@ -99,7 +92,6 @@ type Env = Readonly<Record<string, string | undefined>>;
 type ReadFile = (path: string) => string;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 export const COINMETRICS_PRO_URL = 'https://api.coinmetrics.io/v4';
 export const COINMETRICS_COMMUNITY_URL = 'https://community-api.coinmetrics.io/v4';
@@ -190,20 +182,6 @@ function serverTimeouts(read: EnvReader, upstreamTimeoutMs: number, problems: st
     problems.push(`CONNECTION_TIMEOUT_MS must exceed the longest /netflows request (3 × UPSTREAM_TIMEOUT_MS = ${deadlineMs} ms)`);
   }
   return timeouts;
-}
-
-/** Parses `10/6s,300/1m`; returns undefined when any part is malformed. */
-export function parseRateLimits(text: string): RateLimit[] | undefined {
-  const limits: RateLimit[] = [];
-  for (const part of text.split(',')) {
-    const match = /^\s*(\d+)\s*\/\s*(\d*)\s*(ms|s|m|h|d)\s*$/.exec(part);
-    if (!match) return undefined;
-    const limit = Number(match[1]);
-    const windowMs = Number(match[2] || 1) * (DURATION_UNITS[match[3]!] ?? 0);
-    if (limit < 1 || windowMs < 1) return undefined;
-    limits.push({ limit, windowMs, text: part.trim() });
-  }
-  return limits;
 }
 
 class EnvReader {

@@ -1,4 +1,4 @@
-import type { SourceId } from './providers/types.js';
+import type { SourceId } from './model.js';
 
 /** The one catalogue of errors a caller can see: status and title per stable code. */
 export const ERRORS = {

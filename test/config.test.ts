@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { COINMETRICS_COMMUNITY_URL, COINMETRICS_PRO_URL, ConfigError, loadConfig, parseRateLimits, startupWarnings } from '../src/config.js';
+import { COINMETRICS_COMMUNITY_URL, COINMETRICS_PRO_URL, ConfigError, loadConfig, startupWarnings } from '../src/config.js';
+import { parseRateLimits } from '../src/ratelimit.js';
 import { parseCallerTokens } from '../src/auth/callers.js';
 
 const noFiles = (path: string): string => {

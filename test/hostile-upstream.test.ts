@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { NetflowRecord } from '../src/providers/types.js';
+import type { NetflowRecord } from '../src/model.js';
 import { startStack, type Stack } from './helpers.js';
 
 let stack: Stack;

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { parseRateLimits, type RateLimit } from '../config.js';
+import { parseRateLimits, type RateLimit } from '../ratelimit.js';
 import type { Secret } from '../secret.js';
 
 /** A named caller: the SHA-256 of its token (never the token), its own quota and its Nansen credit allowance. */

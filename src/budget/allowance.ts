@@ -1,6 +1,6 @@
 import type { CallerToken } from '../auth/callers.js';
 import { ProblemError } from '../errors.js';
-import type { CreditMeter } from '../providers/types.js';
+import type { CreditMeter } from '../model.js';
 import { DAY_MS, utcDayStart, type Clock } from '../time.js';
 import type { BudgetStore } from './store.js';
 

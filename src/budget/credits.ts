@@ -1,6 +1,6 @@
 import { UpstreamError } from '../errors.js';
-import type { SourceId } from '../providers/types.js';
-import type { UpstreamResponse } from '../upstream/http.js';
+import type { SourceId } from '../model.js';
+import type { UpstreamResponse } from '../upstream/response.js';
 import type { CreditState, CreditTerms, Refusal } from './store.js';
 
 /** After the account ran dry, the next credit check (one real call) waits this long. */

@@ -1,4 +1,4 @@
-import type { RateLimit } from '../config.js';
+import type { RateLimit } from '../ratelimit.js';
 import type { RedisConnection } from '../redis/connection.js';
 import { MemoryBudgetStore } from './memory-store.js';
 import type {

@@ -1,4 +1,4 @@
-import type { RateLimit } from '../config.js';
+import type { RateLimit } from '../ratelimit.js';
 import { DAY_MS, isoDay, utcDayStart } from '../time.js';
 import {
   CREDITS_UNKNOWN_RETRY_MS,

@@ -1,4 +1,4 @@
-import type { RateLimit } from '../config.js';
+import type { RateLimit } from '../ratelimit.js';
 
 /** One window of a budget as it stands now. */
 export interface WindowState {

@@ -1,9 +1,10 @@
 import { setTimeout as sleepTimer } from 'node:timers/promises';
-import type { RateLimit } from '../config.js';
+import type { RateLimit } from '../ratelimit.js';
 import { UpstreamError } from '../errors.js';
-import type { SourceId } from '../providers/types.js';
+import type { SourceId } from '../model.js';
 import type { Clock } from '../time.js';
-import type { UpstreamResponse } from '../upstream/http.js';
+import type { CallAdmission, Permit } from '../upstream/http.js';
+import type { UpstreamResponse } from '../upstream/response.js';
 import { creditRefusal, creditSnapshot, type UpstreamCredits } from './credits.js';
 import type { BudgetStore, Refusal, SettleRequest } from './store.js';
 
@@ -39,11 +40,6 @@ export interface UpstreamBudgetOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-/** One admitted call: hand it the response (or nothing, on a transport failure) when it is over. */
-export interface Permit {
-  settle(response: UpstreamResponse | undefined): Promise<void>;
-}
-
 const DEFAULT_PAUSE_MS = 1000;
 const RECORDED_HEADERS = /^(x-)?ratelimit|^retry-after$|^x-nansen-credits|^x-nansen-ratelimit-scope$/;
 
@@ -61,7 +57,7 @@ const RECORDED_HEADERS = /^(x-)?ratelimit|^retry-after$|^x-nansen-credits|^x-nan
  * would free its slot just before the upstream's does. A call answered later than that
  * margin counts again from its answer.
  */
-export class UpstreamBudget {
+export class UpstreamBudget implements CallAdmission {
   private readonly effective: readonly RateLimit[];
   private upstream429s = 0;
   private lastHeaders: Record<string, string> = {};

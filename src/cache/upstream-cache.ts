@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import { staleReason, type StaleReason } from '../errors.js';
-import type { CacheOutcome } from '../providers/types.js';
+import type { CacheOutcome } from '../model.js';
 import type { Clock } from '../time.js';
 
 /** One cached upstream answer, already in our terms. Timestamps are ms since the epoch. */

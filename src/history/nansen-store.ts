@@ -1,4 +1,4 @@
-import type { NansenFilters, NetflowRecord, NumberRange, SnapshotWindow } from '../providers/types.js';
+import type { NansenFilters, NetflowRecord, NumberRange, SnapshotWindow } from '../model.js';
 import { rfc3339 } from '../time.js';
 import type { AsOfAnswer, AsOfQuestion, AsOfSnapshot, Coverage, NansenOrder, NansenQuestion, NansenSnapshot, SeriesAnswer, SeriesQuestion } from './types.js';
 import type { SqlRunner } from './sql.js';

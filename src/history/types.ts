@@ -1,6 +1,6 @@
 import type { DayCell } from '../providers/coinmetrics/normalize.js';
 import type { TokenFlows } from '../providers/nansen/normalize.js';
-import type { NansenFilters, NetflowRecord, SnapshotWindow } from '../providers/types.js';
+import type { NansenFilters, NetflowRecord, SnapshotWindow } from '../model.js';
 
 /** One Nansen order key as sent upstream. */
 export interface NansenOrder {

@@ -1,6 +1,6 @@
 import fastJson from 'fast-json-stringify';
 import { ProblemError } from '../errors.js';
-import { RECORD_FIELDS, type NetflowRecord } from '../providers/types.js';
+import { RECORD_FIELDS, type NetflowRecord } from '../model.js';
 import { netflowsResponseSchema, recordSchema } from '../schema/index.js';
 import type { SourceStatus } from './service.js';
 

@@ -1,4 +1,4 @@
-import type { NetflowRecord, SortKey } from '../providers/types.js';
+import type { NetflowRecord, SortKey } from '../model.js';
 
 type Comparable = string | number | null;
 

@@ -12,7 +12,7 @@ import {
   type SortField,
   type SortKey,
   type SourceId,
-} from '../providers/types.js';
+} from '../model.js';
 import { DAY_MS, isoDay, latestCompleteDay, parseDateOrTime, utcDayStart } from '../time.js';
 import { decodeCursor } from './cursor.js';
 

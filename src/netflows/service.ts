@@ -1,5 +1,5 @@
 import { invalidParameter, upstreamProblem, UpstreamError } from '../errors.js';
-import { SOURCES, type CacheOutcome, type CreditMeter, type NetflowRecord, type Provider, type SourceAnswer, type SourceId, type UpstreamCost } from '../providers/types.js';
+import { SOURCES, type CacheOutcome, type CreditMeter, type NetflowRecord, type Provider, type SourceAnswer, type SourceId, type UpstreamCost } from '../model.js';
 import { rfc3339 } from '../time.js';
 import { compareRecords } from './merge.js';
 import type { ParsedQuery } from './query.js';

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { RateLimit } from '../config.js';
+import type { RateLimit } from '../ratelimit.js';
 import { spentKey } from '../budget/memory-store.js';
 import {
   CREDITS_UNKNOWN_RETRY_MS,

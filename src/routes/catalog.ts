@@ -3,7 +3,7 @@ import { plainProblemResponses, problemResponses } from '../schema/index.js';
 import type { Config } from '../config.js';
 import { EXCHANGES } from '../providers/coinmetrics/catalog.js';
 import { COHORTS, NANSEN_CHAINS } from '../providers/nansen/catalog.js';
-import { SNAPSHOT_WINDOWS } from '../providers/types.js';
+import { SNAPSHOT_WINDOWS } from '../model.js';
 
 const catalogSchema = {
   type: 'object',

@@ -1,4 +1,4 @@
-import { SNAPSHOT_WINDOWS, SORT_FIELDS } from '../providers/types.js';
+import { SNAPSHOT_WINDOWS, SORT_FIELDS } from '../model.js';
 import { NETFLOWS_PARAMS } from '../netflows/query.js';
 
 const SIGN_RULE =

@@ -1,6 +1,6 @@
 import type { BudgetStore, CircuitState } from '../budget/store.js';
 import { UpstreamError } from '../errors.js';
-import type { SourceId } from '../providers/types.js';
+import type { SourceId } from '../model.js';
 import type { Clock } from '../time.js';
 
 export interface CircuitOptions {

@@ -1,16 +1,23 @@
 import type { Dispatcher } from 'undici';
 import type { FastifyBaseLogger } from 'fastify';
 import { transportFailure, UpstreamError } from '../errors.js';
-import type { SourceId } from '../providers/types.js';
+import type { SourceId } from '../model.js';
 import type { Clock } from '../time.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Permit } from '../budget/upstream-budget.js';
 import type { CircuitBreaker } from './circuit.js';
+import { header, retryAfterMs, type UpstreamResponse } from './response.js';
 
-export interface UpstreamResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
+/**
+ * The port the client needs from a budget: admission before every attempt, and a permit
+ * that is told how the attempt went. The budget implements it; the client owns it.
+ */
+export interface CallAdmission {
+  admit(signal: AbortSignal): Promise<Permit>;
+}
+
+/** One admitted call: hand it the response (or nothing, on a transport failure) when it is over. */
+export interface Permit {
+  settle(response: UpstreamResponse | undefined): Promise<void>;
 }
 
 export interface UpstreamCall {
@@ -36,7 +43,7 @@ export interface UpstreamClientOptions {
   logger: FastifyBaseLogger;
   clock: Clock;
   /** Spent before every attempt and told how it went. */
-  budget?: { admit(signal: AbortSignal): Promise<Permit> };
+  budget?: CallAdmission;
   circuit?: CircuitBreaker;
   retry?: RetryPolicy;
   /** Told of every attempt: its outcome (2xx, 4xx, 429, 5xx, timeout, unreachable, too_large; refused and circuit_open without a time). */
@@ -192,46 +199,4 @@ async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: numbe
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Parses a JSON body; anything else (HTML, truncated JSON) is a malformed answer. */
-export function parseJsonBody(source: SourceId, response: UpstreamResponse): unknown {
-  try {
-    return JSON.parse(response.body);
-  } catch (error) {
-    throw new UpstreamError(source, 'upstream_malformed', 'the upstream answered with a body that is not JSON', { cause: error });
-  }
-}
-
-export function header(response: UpstreamResponse, name: string): string | undefined {
-  const value = response.headers[name.toLowerCase()];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** A header holding a whole number, or undefined. */
-export function wholeHeader(response: UpstreamResponse, name: string): number | undefined {
-  const value = header(response, name);
-  return value !== undefined && /^\s*\d{1,15}\s*$/.test(value) ? Number(value) : undefined;
-}
-
-/** `Retry-After` as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
-export function retryAfterMs(value: string | undefined, now: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** A finite number from a number or a decimal string, else null. Never NaN or Infinity. */
-export function finiteNumber(value: unknown): number | null {
-  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
-  if (typeof value === 'string' && /^\s*-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(value)) {
-    const n = Number(value);
-    return Number.isFinite(n) ? n : null;
-  }
-  return null;
 }

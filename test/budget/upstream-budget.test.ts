@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseRateLimits } from '../../src/config.js';
+import { parseRateLimits } from '../../src/ratelimit.js';
 import { CREDIT_RECHECK_MS } from '../../src/budget/credits.js';
 import { MemoryBudgetStore } from '../../src/budget/memory-store.js';
 import { readNansenCredits } from '../../src/providers/nansen/client.js';
 import { UpstreamBudget, type RateLimitReading } from '../../src/budget/upstream-budget.js';
 import { UpstreamError } from '../../src/errors.js';
-import type { UpstreamResponse } from '../../src/upstream/http.js';
+import type { UpstreamResponse } from '../../src/upstream/response.js';
 
 function setup(options: { limits?: string; maxWaitMs?: number; maxInFlight?: number; credits?: { reserve: number; dailyCap?: number } } = {}) {
   const clock = { now: Date.parse('2026-11-21T10:00:00Z') };

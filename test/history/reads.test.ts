@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AsOfQuestion, SeriesQuestion } from '../../src/history/types.js';
-import type { NetflowRecord } from '../../src/providers/types.js';
+import type { NetflowRecord } from '../../src/model.js';
 import { BACKENDS, BY_24H, BY_SYMBOL, D0, DAY, HOUR, MINUTE, snapshot, TestStore, token } from './helpers.js';
 
 const H10 = D0 + 10 * HOUR;

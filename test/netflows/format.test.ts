@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProblemError } from '../../src/errors.js';
 import { negotiateFormat, neutralize, serialize, toCsv } from '../../src/netflows/format.js';
-import { RECORD_FIELDS, type NetflowRecord } from '../../src/providers/types.js';
+import { RECORD_FIELDS, type NetflowRecord } from '../../src/model.js';
 
 const record: NetflowRecord = {
   source: 'nansen',

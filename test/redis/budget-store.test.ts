@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseRateLimits } from '../../src/config.js';
+import { parseRateLimits } from '../../src/ratelimit.js';
 import fc from 'fast-check';
 import { FailoverBudgetStore } from '../../src/budget/failover-store.js';
 import { MemoryBudgetStore } from '../../src/budget/memory-store.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { NetflowRecord } from '../../src/providers/types.js';
+import type { NetflowRecord } from '../../src/model.js';
 import { startStack, type Stack } from '../helpers.js';
 
 const MINUTE = 60_000;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cmFlowNetNtv, cmFlowNetUsd } from '../../src/demo/sim/coinmetrics-data.js';
-import { RECORD_FIELDS, type NetflowRecord } from '../../src/providers/types.js';
+import { RECORD_FIELDS, type NetflowRecord } from '../../src/model.js';
 import { CM_KEY, NANSEN_KEY, startStack, type Stack } from '../helpers.js';
 
 let stack: Stack;

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RECORD_FIELDS } from '../../src/providers/types.js';
+import { RECORD_FIELDS } from '../../src/model.js';
 import { startStack, type Stack } from '../helpers.js';
 
 let stack: Stack;

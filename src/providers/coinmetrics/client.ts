@@ -2,7 +2,8 @@ import { UpstreamError } from '../../errors.js';
 import type { Secret } from '../../secret.js';
 import { DAY_MS, isoDay } from '../../time.js';
 import type { RateLimitReading } from '../../budget/upstream-budget.js';
-import { header, isRecord, parseJsonBody, retryAfterMs, wholeHeader, type UpstreamClient, type UpstreamResponse } from '../../upstream/http.js';
+import { header, isRecord, parseJsonBody, retryAfterMs, wholeHeader, type UpstreamResponse } from '../../upstream/response.js';
+import { type UpstreamClient } from '../../upstream/http.js';
 import { nativeMetric, usdMetric, type Exchange } from './catalog.js';
 import { parseRowDay } from './normalize.js';
 

@@ -1,6 +1,6 @@
 import { approximateSize, type CacheEntry, type UpstreamCache } from '../../cache/upstream-cache.js';
 import { staleReason, type StaleReason } from '../../errors.js';
-import type { CacheOutcome } from '../types.js';
+import type { CacheOutcome } from '../../model.js';
 import { DAY_MS, isoDay } from '../../time.js';
 import type { Exchange } from './catalog.js';
 import type { AssetMetricsQuery } from './client.js';

@@ -3,7 +3,7 @@ import type { UpstreamCache } from '../../cache/upstream-cache.js';
 import type { CoinMetricsConfig } from '../../config.js';
 import { DAY_MS, latestCompleteDay, type Clock } from '../../time.js';
 import type { UpstreamClient } from '../../upstream/http.js';
-import type { NetflowRecord, NetflowsQuery, Provider, SourceAnswer } from '../types.js';
+import type { NetflowRecord, NetflowsQuery, Provider, SourceAnswer } from '../../model.js';
 import { EXCHANGE_BY_SLUG, EXCHANGES, type Exchange } from './catalog.js';
 import { fetchAssetMetrics, PAGE_SIZE, type AssetMetricsQuery } from './client.js';
 import { CoinMetricsDayCache } from './day-cache.js';

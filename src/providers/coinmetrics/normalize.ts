@@ -1,7 +1,7 @@
 import { UpstreamError } from '../../errors.js';
-import { finiteNumber, isRecord } from '../../upstream/http.js';
+import { finiteNumber, isRecord } from '../../upstream/response.js';
 import { DAY_MS, rfc3339 } from '../../time.js';
-import type { NetflowRecord, SnapshotWindow } from '../types.js';
+import type { NetflowRecord, SnapshotWindow } from '../../model.js';
 import { chainOfAsset, nativeMetric, usdMetric, type Exchange } from './catalog.js';
 
 export interface DayCell {

@@ -2,8 +2,9 @@ import { UpstreamError } from '../../errors.js';
 import type { Secret } from '../../secret.js';
 import type { CreditReading } from '../../budget/credits.js';
 import type { RateLimitReading } from '../../budget/upstream-budget.js';
-import type { CreditMeter } from '../types.js';
-import { header, isRecord, parseJsonBody, retryAfterMs, wholeHeader, type UpstreamClient, type UpstreamResponse } from '../../upstream/http.js';
+import type { CreditMeter } from '../../model.js';
+import { header, isRecord, parseJsonBody, retryAfterMs, wholeHeader, type UpstreamResponse } from '../../upstream/response.js';
+import { type UpstreamClient } from '../../upstream/http.js';
 
 /** A `smart-money/netflow` request body; its shape is the upstream's strict schema. */
 export interface NetflowRequestBody {

@@ -5,7 +5,7 @@ import type { StaleReason } from '../../errors.js';
 import type { Secret } from '../../secret.js';
 import type { Clock } from '../../time.js';
 import type { UpstreamClient } from '../../upstream/http.js';
-import type { CacheOutcome, CreditMeter, FetchContext, NetflowsQuery, Provider, SortKey, SourceAnswer } from '../types.js';
+import type { CacheOutcome, CreditMeter, FetchContext, NetflowsQuery, Provider, SortKey, SourceAnswer } from '../../model.js';
 import { COHORT_BY_ENTITY, NANSEN_CHAIN_SET, type Cohort } from './catalog.js';
 import { fetchNetflowPage, NANSEN_CREDITS_PER_CALL, type NetflowRequestBody } from './client.js';
 import { decodeNetflowRows, toRecords, type TokenFlows } from './normalize.js';

@@ -1,7 +1,7 @@
 import { UpstreamError } from '../../errors.js';
-import { finiteNumber, isRecord } from '../../upstream/http.js';
+import { finiteNumber, isRecord } from '../../upstream/response.js';
 import { rfc3339 } from '../../time.js';
-import type { NetflowRecord, SnapshotWindow } from '../types.js';
+import type { NetflowRecord, SnapshotWindow } from '../../model.js';
 
 const WINDOW_MS: Record<SnapshotWindow, number> = {
   '1h': 3_600_000,
