@@ -246,15 +246,15 @@ async function gateway(): Promise<Closer> {
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
 
-  // What the upstream cache may hold: createUpstreamCache gives it 7/8 of CACHE_MAX_MB.
-  const cacheMaxBytes = config.cacheMaxMb * 1024 * 1024 - (config.cacheMaxMb * 1024 * 1024) / 8;
+  // What the upstream cache may hold: its share (7/8) of CACHE_MAX_MB.
+  const cacheMaxBytes = config.upstreamCacheBytes;
   const control = await startControl(
     sims,
     () => ({
       cacheBytes: cache?.sizeBytes ?? null,
       cacheEntries: cache?.entries ?? null,
       cacheMaxBytes,
-      cacheMaxMb: config.cacheMaxMb,
+      cacheMaxMb: config.cacheMaxBytes / (1024 * 1024),
       trace: trace?.stats() ?? null,
     }),
     () => trace?.reset(),

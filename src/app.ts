@@ -9,7 +9,7 @@ import { answerClientError, answerWithProblems, requireHost } from './plugins/pr
 import { trackConnections } from './lifecycle.js';
 import pino, { type Logger } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
-import { requestDeadlineMs, type Config } from './config.js';
+import type { Config } from './config.js';
 import { NetflowsService } from './netflows/service.js';
 import { createCoinMetricsProvider } from './providers/coinmetrics/index.js';
 import { createNansenProvider } from './providers/nansen/index.js';
@@ -188,12 +188,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   cache.onDrop((key, reason) => {
     if (reason === 'evict') metrics.cacheEvictions.inc({ source: sourceOfKey(key) });
   });
-  const rendered = deps.rendered ?? new RenderedCache(renderedCacheBytes(config), clock);
+  const rendered = deps.rendered ?? new RenderedCache(config.renderedCacheBytes, clock);
   const providers: Provider[] = [];
   const disabled = new Map<SourceId, string>();
   const budgetStore = deps.budgetStore ?? shared?.store ?? new MemoryBudgetStore();
   const guards = createGuards(config, budgetStore, clock);
-  const callerCredits = new CallerCredits(budgetStore, clock, requestDeadlineMs(config.upstreamTimeoutMs) + 5000);
+  const callerCredits = new CallerCredits(budgetStore, clock, config.allowanceLeaseMs);
   const callersByName = new Map((config.callers ?? []).map((c) => [c.name, c]));
   const retry = { attempts: config.upstreamRetries + 1, baseMs: 100, capMs: 2000, maxRetryAfterMs: config.budgetMaxWaitMs };
   const client = (source: SourceId, baseUrl: string, guard: UpstreamGuards) =>
@@ -202,7 +202,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       baseUrl,
       dispatcher,
       timeoutMs: config.upstreamTimeoutMs,
-      maxBodyBytes: config.upstreamMaxBodyMb * 1024 * 1024,
+      maxBodyBytes: config.upstreamMaxBodyBytes,
       logger: app.log,
       clock,
       budget: guard.budget,
@@ -213,7 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         if (durationMs !== undefined) metrics.upstreamDuration.observe({ source }, durationMs / 1000);
       },
     });
-  const common = { cache, clock, logger: app.log, loadTimeoutMs: requestDeadlineMs(config.upstreamTimeoutMs) };
+  const common = { cache, clock, logger: app.log, loadTimeoutMs: config.requestDeadlineMs };
   providers.push(
     createCoinMetricsProvider({ ...common, config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl, guards.coinmetrics) }),
   );
@@ -237,7 +237,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       service,
       clock,
       rendered,
-      deadlineMs: requestDeadlineMs(config.upstreamTimeoutMs),
+      deadlineMs: config.requestDeadlineMs,
       privateCache: config.callers !== undefined,
       onKeptAnswer: (hit) => metrics.responseCache.inc({ outcome: hit ? 'hit' : 'miss' }),
       admit: (caller) => (planned) => callerCredits.admit(caller === undefined ? undefined : callersByName.get(caller), planned.credits),
@@ -271,14 +271,14 @@ function sourceOfKey(key: string): string {
   return key.slice(0, key.indexOf('|'));
 }
 
-/** The upstream cache takes seven eighths of CACHE_MAX_MB, the kept answers the rest. */
+/** The upstream cache, in its share of CACHE_MAX_MB; with a shared tier, a load's lease lasts a request's deadline. */
 export function createUpstreamCache(config: Config, clock: Clock, shared?: SharedCacheTier): UpstreamCache {
   return new UpstreamCache({
-    maxBytes: config.cacheMaxMb * 1024 * 1024 - renderedCacheBytes(config),
-    staleWhileRevalidateMs: config.staleWhileRevalidateS * 1000,
-    staleIfErrorMs: config.staleIfErrorS * 1000,
+    maxBytes: config.upstreamCacheBytes,
+    staleWhileRevalidateMs: config.staleWhileRevalidateMs,
+    staleIfErrorMs: config.staleIfErrorMs,
     clock,
-    ...(shared ? { shared, leaseMs: requestDeadlineMs(config.upstreamTimeoutMs) } : {}),
+    ...(shared ? { shared, leaseMs: config.requestDeadlineMs } : {}),
   });
 }
 
@@ -290,8 +290,4 @@ function connectShared(config: Config, logger: FastifyBaseLogger, clock: Clock):
     store: new FailoverBudgetStore(new RedisBudgetStore(redis), redis, config.gatewayReplicas, clock),
     tier: new RedisCacheTier(redis),
   };
-}
-
-function renderedCacheBytes(config: Config): number {
-  return (config.cacheMaxMb * 1024 * 1024) / 8;
 }

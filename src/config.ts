@@ -11,10 +11,10 @@ export interface CoinMetricsConfig {
   rateLimits: readonly RateLimit[];
   /** Coin Metrics queues requests beyond 10 in parallel; we never send more. */
   maxInFlight: number;
-  /** Freshness of ranges that include the latest complete day, seconds (default 300). */
-  ttlS: number;
-  /** Freshness of ranges that end before the latest complete day, seconds (default 21600). */
-  settledTtlS: number;
+  /** Freshness of ranges that include the latest complete day, ms (COINMETRICS_TTL_S, default 300 s). */
+  ttlMs: number;
+  /** Freshness of ranges that end before the latest complete day, ms (COINMETRICS_SETTLED_TTL_S, default 21600 s). */
+  settledTtlMs: number;
 }
 
 export interface NansenConfig {
@@ -26,8 +26,8 @@ export interface NansenConfig {
   creditReserve: number;
   /** Most credits to spend per UTC day; undefined = no cap. */
   dailyCreditCap: number | undefined;
-  /** Freshness of a snapshot, seconds (default 60). */
-  ttlS: number;
+  /** Freshness of a snapshot, ms (NANSEN_TTL_S, default 60 s). */
+  ttlMs: number;
 }
 
 export interface Config {
@@ -40,12 +40,12 @@ export interface Config {
   upstreamTimeoutMs: number;
   /** Retries after a failure that can succeed on retry (default 2). */
   upstreamRetries: number;
-  /** Bytes of an upstream body read at most, MiB (default 32). */
-  upstreamMaxBodyMb: number;
+  /** Bytes of an upstream body read at most (UPSTREAM_MAX_BODY_MB, default 32 MiB). */
+  upstreamMaxBodyBytes: number;
   /** Consecutive upstream failures that open its circuit (default 5). */
   circuitFailures: number;
-  /** How long an open circuit refuses calls before one probe, seconds (default 30). */
-  circuitCooldownS: number;
+  /** How long an open circuit refuses calls before one probe, ms (CIRCUIT_COOLDOWN_S, default 30 s). */
+  circuitCooldownMs: number;
   /** Time for a request's headers to arrive, ms (default 10000); past it a 408. */
   headersTimeoutMs: number;
   /** Time for a whole request, headers and body, to arrive, ms (default 30000); past it a 408. */
@@ -56,14 +56,24 @@ export interface Config {
   connectionTimeoutMs: number;
   /** How long in-flight requests may take to finish after SIGTERM, ms (default 10000). */
   shutdownGraceMs: number;
-  /** Memory bound of the response cache, MiB (default 256). */
-  cacheMaxMb: number;
-  /** How long an expired entry is served while one refresh runs, seconds (default 30). */
-  staleWhileRevalidateS: number;
-  /** How long an expired entry may stand in for a failing upstream, seconds (default 3600). */
-  staleIfErrorS: number;
+  /** Memory bound of both caches together, bytes (CACHE_MAX_MB, default 256 MiB). */
+  cacheMaxBytes: number;
+  /** The upstream cache's share of `cacheMaxBytes`: seven eighths. */
+  upstreamCacheBytes: number;
+  /** The kept answers' share of `cacheMaxBytes`: one eighth. */
+  renderedCacheBytes: number;
+  /** How long an expired entry is served while one refresh runs, ms (STALE_WHILE_REVALIDATE_S, default 30 s). */
+  staleWhileRevalidateMs: number;
+  /** How long an expired entry may stand in for a failing upstream, ms (STALE_IF_ERROR_S, default 3600 s). */
+  staleIfErrorMs: number;
   /** Longest wait for upstream budget before answering stale or 503, ms (default 2000). */
   budgetMaxWaitMs: number;
+  /** Bound on a whole /netflows request, every page and upstream call in it: three upstream timeouts (ms). */
+  requestDeadlineMs: number;
+  /** An upstream call slot frees itself after this long if its call never settles: longer than any attempt can take (ms). */
+  slotLeaseMs: number;
+  /** A caller's credit reservation frees itself after this long if its request never settles (ms). */
+  allowanceLeaseMs: number;
   adminToken: Secret | undefined;
   /** With caller tokens on, /metrics needs this or the admin token (for Prometheus). */
   metricsToken: Secret | undefined;
@@ -115,8 +125,8 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
       assets: read.list('COINMETRICS_ASSETS', ['btc', 'eth'], /^[a-z0-9][a-z0-9_.-]{0,63}$/),
       rateLimits: read.rateLimits('COINMETRICS_RATE_LIMIT', coinmetricsKey ? '6000/20s' : '10/6s'),
       maxInFlight: 10,
-      ttlS: read.integer('COINMETRICS_TTL_S', 300, 1, 86_400),
-      settledTtlS: read.integer('COINMETRICS_SETTLED_TTL_S', 21_600, 1, 7 * 86_400),
+      ttlMs: read.seconds('COINMETRICS_TTL_S', 300, 1, 86_400),
+      settledTtlMs: read.seconds('COINMETRICS_SETTLED_TTL_S', 21_600, 1, 7 * 86_400),
     },
     nansen: {
       apiKey: nansenKey,
@@ -124,19 +134,19 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
       rateLimits: read.rateLimits('NANSEN_RATE_LIMIT', '15/1s,300/1m'),
       creditReserve: read.integer('NANSEN_CREDIT_RESERVE', 0, 0, Number.MAX_SAFE_INTEGER),
       dailyCreditCap: read.optionalInteger('NANSEN_DAILY_CREDIT_CAP', 1, Number.MAX_SAFE_INTEGER),
-      ttlS: read.integer('NANSEN_TTL_S', 60, 1, 86_400),
+      ttlMs: read.seconds('NANSEN_TTL_S', 60, 1, 86_400),
     },
     upstreamTimeoutMs,
     upstreamRetries: read.integer('UPSTREAM_RETRIES', 2, 0, 5),
-    upstreamMaxBodyMb: read.integer('UPSTREAM_MAX_BODY_MB', 32, 1, 1024),
+    upstreamMaxBodyBytes: read.mebibytes('UPSTREAM_MAX_BODY_MB', 32, 1, 1024),
     circuitFailures: read.integer('CIRCUIT_FAILURES', 5, 1, 1000),
-    circuitCooldownS: read.integer('CIRCUIT_COOLDOWN_S', 30, 1, 3600),
+    circuitCooldownMs: read.seconds('CIRCUIT_COOLDOWN_S', 30, 1, 3600),
     ...serverTimeouts(read, upstreamTimeoutMs, problems),
     shutdownGraceMs: read.integer('SHUTDOWN_GRACE_MS', 10_000, 0, 300_000),
-    cacheMaxMb: read.integer('CACHE_MAX_MB', 256, 1, 65_536),
-    staleWhileRevalidateS: read.integer('STALE_WHILE_REVALIDATE_S', 30, 0, 86_400),
-    staleIfErrorS: read.integer('STALE_IF_ERROR_S', 3600, 0, 7 * 86_400),
-    budgetMaxWaitMs: read.integer('BUDGET_MAX_WAIT_MS', 2000, 0, 60_000),
+    ...cacheShares(read.mebibytes('CACHE_MAX_MB', 256, 1, 65_536)),
+    staleWhileRevalidateMs: read.seconds('STALE_WHILE_REVALIDATE_S', 30, 0, 86_400),
+    staleIfErrorMs: read.seconds('STALE_IF_ERROR_S', 3600, 0, 7 * 86_400),
+    ...budgetTimes(upstreamTimeoutMs, read.integer('BUDGET_MAX_WAIT_MS', 2000, 0, 60_000)),
     adminToken: read.secret('ADMIN_TOKEN'),
     metricsToken: read.secret('METRICS_TOKEN'),
     corsOrigins: read.origins('CORS_ORIGINS'),
@@ -164,8 +174,25 @@ export function startupWarnings(config: Config): string[] {
 }
 
 /** A whole /netflows request, every page and upstream call in it, gets three upstream timeouts. */
-export function requestDeadlineMs(upstreamTimeoutMs: number): number {
+function requestDeadlineMs(upstreamTimeoutMs: number): number {
   return upstreamTimeoutMs * 3;
+}
+
+/** The upstream cache takes seven eighths of CACHE_MAX_MB, the kept answers the rest. */
+function cacheShares(cacheMaxBytes: number) {
+  const renderedCacheBytes = cacheMaxBytes / 8;
+  return { cacheMaxBytes, upstreamCacheBytes: cacheMaxBytes - renderedCacheBytes, renderedCacheBytes };
+}
+
+/** How long a request, a call slot and a caller's reservation may last: each outlasts what it bounds. */
+function budgetTimes(upstreamTimeoutMs: number, budgetMaxWaitMs: number) {
+  const deadlineMs = requestDeadlineMs(upstreamTimeoutMs);
+  return {
+    budgetMaxWaitMs,
+    requestDeadlineMs: deadlineMs,
+    slotLeaseMs: upstreamTimeoutMs + budgetMaxWaitMs + 5000,
+    allowanceLeaseMs: deadlineMs + 5000,
+  };
 }
 
 /** The HTTP server's timeouts; the connection's outlasts the longest answer the gateway may take. */
@@ -206,6 +233,16 @@ class EnvReader {
 
   integer(name: string, fallback: number, min: number, max: number): number {
     return this.optionalInteger(name, min, max) ?? fallback;
+  }
+
+  /** A variable in seconds (`*_S`), as ms. */
+  seconds(name: string, fallback: number, min: number, max: number): number {
+    return this.integer(name, fallback, min, max) * 1000;
+  }
+
+  /** A variable in MiB (`*_MB`), as bytes. */
+  mebibytes(name: string, fallback: number, min: number, max: number): number {
+    return this.integer(name, fallback, min, max) * 1024 * 1024;
   }
 
   optionalInteger(name: string, min: number, max: number): number | undefined {

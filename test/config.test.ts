@@ -21,7 +21,7 @@ function problems(env: Record<string, string>, readFile = noFiles): string[] {
 describe('loadConfig', () => {
   it('defaults to the Community API without a key and disables Nansen', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ host: '0.0.0.0', port: 8080, logLevel: 'info', upstreamTimeoutMs: 10_000, cacheMaxMb: 256 });
+    expect(config).toMatchObject({ host: '0.0.0.0', port: 8080, logLevel: 'info', upstreamTimeoutMs: 10_000, cacheMaxBytes: 256 * 1024 * 1024 });
     expect(config.coinmetrics.apiKey).toBeUndefined();
     expect(config.coinmetrics.baseUrl).toBe(COINMETRICS_COMMUNITY_URL);
     expect(config.coinmetrics.rateLimits.map((l) => [l.limit, l.windowMs])).toEqual([[10, 6000]]);
@@ -80,6 +80,36 @@ describe('loadConfig', () => {
     const without = loadConfig({ CALLER_TOKENS_FILE: '/run/secrets/callers.json' }, read);
     expect(startupWarnings(without)).toContain('caller tokens are on and neither METRICS_TOKEN nor ADMIN_TOKEN is set: /metrics answers 401 to everyone');
     expect(startupWarnings(loadConfig({}))).toContain('CALLER_TOKENS_FILE is not set: data routes and /metrics are open to anyone who can reach them');
+  });
+
+  it('holds milliseconds and bytes, and the values derived from them, converted once here', () => {
+    const config = loadConfig({
+      UPSTREAM_TIMEOUT_MS: '4000',
+      BUDGET_MAX_WAIT_MS: '1500',
+      UPSTREAM_MAX_BODY_MB: '8',
+      CIRCUIT_COOLDOWN_S: '45',
+      CACHE_MAX_MB: '64',
+      STALE_WHILE_REVALIDATE_S: '20',
+      STALE_IF_ERROR_S: '600',
+      COINMETRICS_TTL_S: '120',
+      COINMETRICS_SETTLED_TTL_S: '7200',
+      NANSEN_TTL_S: '90',
+    });
+    const MiB = 1024 * 1024;
+    expect(config).toMatchObject({
+      upstreamMaxBodyBytes: 8 * MiB,
+      circuitCooldownMs: 45_000,
+      cacheMaxBytes: 64 * MiB,
+      upstreamCacheBytes: 56 * MiB,
+      renderedCacheBytes: 8 * MiB,
+      staleWhileRevalidateMs: 20_000,
+      staleIfErrorMs: 600_000,
+      requestDeadlineMs: 12_000,
+      slotLeaseMs: 4000 + 1500 + 5000,
+      allowanceLeaseMs: 12_000 + 5000,
+    });
+    expect(config.coinmetrics).toMatchObject({ ttlMs: 120_000, settledTtlMs: 7_200_000 });
+    expect(config.nansen).toMatchObject({ ttlMs: 90_000 });
   });
 
   it('refuses an empty key file', () => {

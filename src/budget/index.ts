@@ -12,11 +12,6 @@ import { CircuitBreaker } from '../upstream/circuit.js';
 /** Nansen documents no parallel cap; this keeps a burst from arriving at once. */
 const NANSEN_MAX_IN_FLIGHT = 10;
 
-/** Longer than any attempt can take: the upstream timeout plus the budget wait. */
-function slotLeaseMs(config: Config): number {
-  return config.upstreamTimeoutMs + config.budgetMaxWaitMs + 5000;
-}
-
 /** A budget key per credential that does not reveal it: a short hash, or `community`. */
 function credentialKey(source: string, key: Secret | undefined): string {
   if (!key) return `${source}:community`;
@@ -36,7 +31,7 @@ export async function upstreamSnapshot(guards: UpstreamGuards) {
 /** Budgets and circuits per upstream credential, all in one store. */
 export function createGuards(config: Config, store: BudgetStore, clock: Clock): { coinmetrics: UpstreamGuards; nansen: UpstreamGuards | undefined } {
   const circuit = (source: 'coinmetrics' | 'nansen', key: string) =>
-    new CircuitBreaker({ source, key: `${key}:circuit`, store, clock, failureThreshold: config.circuitFailures, cooldownMs: config.circuitCooldownS * 1000 });
+    new CircuitBreaker({ source, key: `${key}:circuit`, store, clock, failureThreshold: config.circuitFailures, cooldownMs: config.circuitCooldownMs });
   const budgets = createBudgets(config, store, clock);
   const coinmetricsKey = credentialKey('coinmetrics', config.coinmetrics.apiKey);
   return {
@@ -52,7 +47,7 @@ function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
     key: credentialKey('coinmetrics', config.coinmetrics.apiKey),
     limits: config.coinmetrics.rateLimits,
     maxInFlight: config.coinmetrics.maxInFlight,
-    slotLeaseMs: slotLeaseMs(config),
+    slotLeaseMs: config.slotLeaseMs,
     maxWaitMs: config.budgetMaxWaitMs,
     store,
     clock,
@@ -67,7 +62,7 @@ function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
         key: nansenKey,
         limits: config.nansen.rateLimits,
         maxInFlight: NANSEN_MAX_IN_FLIGHT,
-        slotLeaseMs: slotLeaseMs(config),
+        slotLeaseMs: config.slotLeaseMs,
         maxWaitMs: config.budgetMaxWaitMs,
         store,
         clock,

@@ -28,8 +28,8 @@ export interface CoinMetricsDeps {
 export function createCoinMetricsProvider({ config, client, cache, clock, logger, loadTimeoutMs }: CoinMetricsDeps): Provider {
   const days = new CoinMetricsDayCache({
     cache,
-    latestTtlMs: config.ttlS * 1000,
-    settledTtlMs: config.settledTtlS * 1000,
+    latestTtlMs: config.ttlMs,
+    settledTtlMs: config.settledTtlMs,
     fetch: async (query) => {
       const { rows, pages } = await fetchAssetMetrics(client, config.apiKey, query, AbortSignal.timeout(loadTimeoutMs), clock());
       logger.info({ upstream: 'coinmetrics', pages, rows: rows.length, assets: query.assets.length, days: (query.endDay - query.startDay) / DAY_MS + 1 }, 'coinmetrics fetched');
@@ -75,7 +75,7 @@ export function createCoinMetricsProvider({ config, client, cache, clock, logger
         asOf: asOf || latestDay,
         storedAt: Number.isFinite(answer.storedAt) ? answer.storedAt : clock(),
         cache: answer.outcome,
-        freshUntil: Number.isFinite(answer.freshUntil) ? answer.freshUntil : clock() + config.ttlS * 1000,
+        freshUntil: Number.isFinite(answer.freshUntil) ? answer.freshUntil : clock() + config.ttlMs,
         stale: answer.error !== undefined,
         ...(answer.error !== undefined ? { staleBecause: answer.error } : {}),
         hasMore: false,

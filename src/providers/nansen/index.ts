@@ -85,7 +85,7 @@ export function createNansenProvider({ config, apiKey, client, cache, clock, log
       const value: CachedPage = { tokens: decodeNetflowRows(fetched.rows), isLastPage: fetched.isLastPage };
       logger.info({ upstream: 'nansen', page: body.pagination.page, rows: value.tokens.length, creditsRemaining: fetched.creditsRemaining }, 'nansen page fetched');
       // The page as received, counted as UTF-16: a close bound on what its decoded rows hold, without serialising them again.
-      return { value, freshForMs: config.ttlS * 1000, sizeBytes: fetched.bytes * 2 };
+      return { value, freshForMs: config.ttlMs, sizeBytes: fetched.bytes * 2 };
     });
   }
 
