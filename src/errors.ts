@@ -139,34 +139,6 @@ export function upstreamProblem(errors: readonly UpstreamError[]): ProblemError 
   return new ProblemError(first.code, detail, { retryAfterS, cause: first });
 }
 
-const RETRYABLE_SOCKET_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-]);
-
-/** Maps a transport error (undici or socket) to an UpstreamError. */
-export function transportFailure(source: SourceId, error: unknown, timedOut: boolean): UpstreamError {
-  if (error instanceof UpstreamError) return error;
-  const code = (error as { code?: string } | null)?.code ?? '';
-  if (timedOut || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new UpstreamError(source, 'upstream_timeout', 'the upstream did not answer in time', { cause: error, retryable: true });
-  }
-  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
-    return new UpstreamError(source, 'upstream_malformed', 'the upstream answer was larger than allowed', { cause: error });
-  }
-  return new UpstreamError(source, 'upstream_unreachable', 'the upstream could not be reached', {
-    cause: error,
-    retryable: RETRYABLE_SOCKET_CODES.has(code),
-  });
-}
-
 /** Why stale data stood in for a source: its failure, in the words a caller may see. */
 export interface StaleReason {
   code: string;

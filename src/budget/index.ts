@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
-import { coinMetricsRetryAfter, readCoinMetricsLimits } from '../providers/coinmetrics/client.js';
-import { NANSEN_CREDITS_PER_CALL, nansenRetryAfter, readNansenCredits, readNansenLimits } from '../providers/nansen/client.js';
+import { COINMETRICS_FAILURES, readCoinMetricsLimits } from '../providers/coinmetrics/client.js';
+import { NANSEN_CREDITS_PER_CALL, NANSEN_FAILURES, readNansenCredits, readNansenLimits } from '../providers/nansen/client.js';
 import type { Secret } from '../secret.js';
 import type { Clock } from '../time.js';
 import { CREDIT_RECHECK_MS } from './credits.js';
@@ -52,7 +52,7 @@ function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
     store,
     clock,
     readLimits: readCoinMetricsLimits,
-    retryAfter: coinMetricsRetryAfter,
+    retryAfter: COINMETRICS_FAILURES.retryAfter,
   });
   const nansenKey = credentialKey('nansen', config.nansen.apiKey);
   const nansen = config.nansen.apiKey
@@ -67,7 +67,7 @@ function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
         store,
         clock,
         readLimits: readNansenLimits,
-        retryAfter: nansenRetryAfter,
+        retryAfter: NANSEN_FAILURES.retryAfter,
         credits: {
           terms: { cost: NANSEN_CREDITS_PER_CALL, reserve: config.nansen.creditReserve, dailyCap: config.nansen.dailyCreditCap, recheckMs: CREDIT_RECHECK_MS },
           read: readNansenCredits,

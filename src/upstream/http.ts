@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { FastifyBaseLogger } from 'fastify';
-import { transportFailure, UpstreamError } from '../errors.js';
+import { UpstreamError } from '../errors.js';
+import { transportFailure } from './failures.js';
 import type { SourceId } from '../model.js';
 import type { Clock } from '../time.js';
 import { setTimeout as sleep } from 'node:timers/promises';

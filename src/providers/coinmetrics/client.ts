@@ -1,4 +1,5 @@
 import { UpstreamError } from '../../errors.js';
+import { statusFailure, type FailurePolicy } from '../../upstream/failures.js';
 import type { Secret } from '../../secret.js';
 import { DAY_MS, isoDay } from '../../time.js';
 import type { RateLimitReading } from '../../budget/upstream-budget.js';
@@ -58,7 +59,7 @@ export async function fetchAssetMetrics(
     if (token !== undefined) params.set('next_page_token', token);
     if (apiKey) params.set('api_key', apiKey.reveal());
     const response = await client.send({ method: 'GET', path: '/timeseries/asset-metrics', query: params, signal });
-    if (response.status !== 200) throw statusFailure(response, now);
+    if (response.status !== 200) throw statusFailure(response, COINMETRICS_FAILURES, now);
     const body = parseJsonBody('coinmetrics', response);
     if (!isRecord(body) || !Array.isArray(body.data)) {
       throw new UpstreamError('coinmetrics', 'upstream_malformed', 'the Coin Metrics answer has no data array');
@@ -127,41 +128,10 @@ export function readCoinMetricsLimits(response: UpstreamResponse): RateLimitRead
   return [{ remaining, ...(limit !== undefined ? { limit } : {}), ...(reset !== undefined ? { resetMs: reset * 1000 } : {}) }];
 }
 
-/** How long a Coin Metrics 429 asks us to wait: `Retry-After` if sent, else `x-ratelimit-reset`. */
-export function coinMetricsRetryAfter(response: UpstreamResponse, now: number): number | undefined {
-  return retryAfterMs(header(response, 'retry-after'), now) ?? retryAfterMs(header(response, 'x-ratelimit-reset'), now);
-}
-
-/** The Coin Metrics side of the one failure mapping: status and `error.type`, never the message. */
-function statusFailure(response: UpstreamResponse, now: number): UpstreamError {
-  const { status } = response;
-  const type = errorType(response);
-  const named = type ? ` (${type})` : '';
-  if (status === 401) {
-    return new UpstreamError('coinmetrics', 'upstream_rejected_key', `Coin Metrics rejected the gateway's credentials${named}`, { status });
-  }
-  if (status === 429) {
-    return new UpstreamError('coinmetrics', 'upstream_rate_limited', 'Coin Metrics rate limit reached', {
-      status,
-      retryAfterMs: coinMetricsRetryAfter(response, now) ?? 1000,
-      retryable: true,
-    });
-  }
-  if (status >= 500) {
-    return new UpstreamError('coinmetrics', 'upstream_error', `Coin Metrics answered ${status}`, {
-      status,
-      retryable: status === 502 || status === 503 || status === 504,
-    });
-  }
-  return new UpstreamError('coinmetrics', 'upstream_error', `Coin Metrics refused the request with ${status}${named}`, { status });
-}
-
-function errorType(response: UpstreamResponse): string | undefined {
-  try {
-    const body: unknown = JSON.parse(response.body);
-    const type = isRecord(body) && isRecord(body.error) ? body.error.type : undefined;
-    return typeof type === 'string' && /^[a-z_]{1,40}$/.test(type) ? type : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** How Coin Metrics' error answers read: `error.type` names the error; a 429 says when in `Retry-After` or `x-ratelimit-reset`. */
+export const COINMETRICS_FAILURES: FailurePolicy = {
+  source: 'coinmetrics',
+  title: 'Coin Metrics',
+  errorCode: (body) => (isRecord(body) && isRecord(body.error) ? body.error.type : undefined),
+  retryAfter: (response, now) => retryAfterMs(header(response, 'retry-after'), now) ?? retryAfterMs(header(response, 'x-ratelimit-reset'), now),
+};

@@ -1,4 +1,5 @@
 import { UpstreamError } from '../../errors.js';
+import { isOutOfCredits, statusFailure, type FailurePolicy } from '../../upstream/failures.js';
 import type { Secret } from '../../secret.js';
 import type { CreditReading } from '../../budget/credits.js';
 import type { RateLimitReading } from '../../budget/upstream-budget.js';
@@ -52,7 +53,7 @@ export async function fetchNetflowPage(
     signal,
     onAnswer: (answer) => meter?.charge(creditsCharged(answer)),
   });
-  if (response.status !== 200) throw statusFailure(response, now);
+  if (response.status !== 200) throw statusFailure(response, NANSEN_FAILURES, now);
   const parsed = parseJsonBody('nansen', response);
   if (!isRecord(parsed) || !Array.isArray(parsed.data)) {
     throw new UpstreamError('nansen', 'upstream_malformed', 'the Nansen answer has no data array');
@@ -78,7 +79,7 @@ export function readNansenCredits(response: UpstreamResponse): CreditReading {
   return {
     used: wholeHeader(response, 'x-nansen-credits-used'),
     remaining: creditsRemaining(response),
-    exhausted: response.status === 403 && errorCode(response) === 'insufficient_credits',
+    exhausted: isOutOfCredits(response, NANSEN_FAILURES),
   };
 }
 
@@ -93,43 +94,11 @@ export function readNansenLimits(response: UpstreamResponse): RateLimitReading[]
   return readings;
 }
 
-export function nansenRetryAfter(response: UpstreamResponse, now: number): number | undefined {
-  return retryAfterMs(header(response, 'retry-after'), now);
-}
-
-/** The Nansen side of the one failure mapping: status and envelope `code`, never the message. */
-function statusFailure(response: UpstreamResponse, now: number): UpstreamError {
-  const { status } = response;
-  const code = errorCode(response);
-  const named = code ? ` (${code})` : '';
-  if (status === 401) {
-    return new UpstreamError('nansen', 'upstream_rejected_key', `Nansen rejected the gateway's API key${named}`, { status });
-  }
-  if (status === 403 && code === 'insufficient_credits') {
-    return new UpstreamError('nansen', 'upstream_credits_exhausted', 'the Nansen account has no credits left', { status, retryAfterMs: 3_600_000 });
-  }
-  if (status === 429) {
-    return new UpstreamError('nansen', 'upstream_rate_limited', 'Nansen rate limit reached', {
-      status,
-      retryAfterMs: nansenRetryAfter(response, now) ?? 1000,
-      retryable: true,
-    });
-  }
-  if (status >= 500) {
-    return new UpstreamError('nansen', 'upstream_error', `Nansen answered ${status}${named}`, {
-      status,
-      retryable: status === 502 || status === 503 || status === 504,
-    });
-  }
-  return new UpstreamError('nansen', 'upstream_error', `Nansen refused the request with ${status}${named}`, { status });
-}
-
-function errorCode(response: UpstreamResponse): string | undefined {
-  try {
-    const body: unknown = JSON.parse(response.body);
-    const code = isRecord(body) ? body.code : undefined;
-    return typeof code === 'string' && /^[a-z_]{1,40}$/.test(code) ? code : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** How Nansen's error answers read: the envelope's `code`; a 403 `insufficient_credits` means the account ran dry. */
+export const NANSEN_FAILURES: FailurePolicy = {
+  source: 'nansen',
+  title: 'Nansen',
+  errorCode: (body) => (isRecord(body) ? body.code : undefined),
+  retryAfter: (response, now) => retryAfterMs(header(response, 'retry-after'), now),
+  outOfCredits: { status: 403, code: 'insufficient_credits' },
+};
