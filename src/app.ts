@@ -2,45 +2,51 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { constants } from 'node:zlib';
 import compress from '@fastify/compress';
 import cors from '@fastify/cors';
-import swagger from '@fastify/swagger';
+import swagger, { type SwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { answerClientError, answerWithProblems, requireHost } from './plugins/problems.js';
-import { trackConnections } from './lifecycle.js';
 import pino, { type Logger } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
-import type { Config } from './config.js';
-import { NetflowsService } from './netflows/service.js';
-import { createCoinMetricsProvider } from './providers/coinmetrics/index.js';
-import { createNansenProvider } from './providers/nansen/index.js';
-import type { Provider, SourceId } from './model.js';
-import { catalogRoute } from './routes/catalog.js';
-import { healthRoutes, type Lifecycle } from './routes/health.js';
-import { netflowsRoute } from './routes/netflows.js';
-import { netflowsResponseSchema, problemSchema, recordSchema } from './schema/index.js';
-import { systemClock, type Clock } from './time.js';
-import { UpstreamClient } from './upstream/http.js';
 import type { CallerToken } from './auth/callers.js';
 import { callerGuard, operatorGuard } from './auth/guard.js';
-import { createGuards, type UpstreamGuards } from './budget/index.js';
 import { CallerCredits } from './budget/allowance.js';
+import type { CreditReading } from './budget/credits.js';
+import { FailoverBudgetStore } from './budget/failover-store.js';
+import { createGuards, type UpstreamGuards } from './budget/index.js';
 import { MemoryBudgetStore } from './budget/memory-store.js';
 import type { BudgetStore } from './budget/store.js';
 import { RenderedCache } from './cache/rendered.js';
-import { adminRoutes } from './routes/admin.js';
-import { explorerRoutes } from './explorer/plugin.js';
 import { UpstreamCache, type SharedCacheTier } from './cache/upstream-cache.js';
-import { FailoverBudgetStore } from './budget/failover-store.js';
+import { sourceConfig, type Config } from './config.js';
+import { explorerRoutes } from './explorer/plugin.js';
+import { trackConnections } from './lifecycle.js';
+import { Metrics } from './metrics.js';
+import type { Provider, SourceId } from './model.js';
+import { queryRules } from './netflows/query.js';
+import { NetflowsService } from './netflows/service.js';
+import { registerStateGauges } from './plugins/gauges.js';
+import { OneLinePerRequest, observability, requestId } from './plugins/observability.js';
+import { answerClientError, answerWithProblems, requireHost } from './plugins/problems.js';
+import { COMPRESSIBLE_TYPES, varyOnEncoding } from './plugins/vary.js';
+import type { Registry } from './providers/descriptor.js';
+import { PROVIDERS } from './providers/index.js';
 import { RedisBudgetStore } from './redis/budget-store.js';
 import { RedisCacheTier } from './redis/cache-tier.js';
 import { RedisConnection } from './redis/connection.js';
-import { Metrics } from './metrics.js';
-import { registerStateGauges } from './plugins/gauges.js';
-import { COMPRESSIBLE_TYPES, varyOnEncoding } from './plugins/vary.js';
-import { OneLinePerRequest, observability, requestId } from './plugins/observability.js';
+import { adminRoutes } from './routes/admin.js';
+import { catalogRoute } from './routes/catalog.js';
+import { healthRoutes, type Lifecycle } from './routes/health.js';
+import { netflowsRoute } from './routes/netflows.js';
+import { netflowsQuerySchema, netflowsResponseSchema, problemSchema, recordSchema, signRule } from './schema/index.js';
+import { systemClock, type Clock } from './time.js';
+import { UpstreamClient } from './upstream/http.js';
+import type { UpstreamResponse } from './upstream/response.js';
 
 export interface AppDeps {
-  config: Config;
+  /** Read with the same registry as `registry`. */
+  config: Config<Registry>;
+  /** The upstreams to serve; default: PROVIDERS. A test may register more. */
+  registry?: Registry;
   /** Default: the system clock. */
   clock?: Clock;
   /** Default: an undici Agent made here and closed with the app. */
@@ -60,6 +66,26 @@ interface Shared {
   redis: RedisConnection;
   store: FailoverBudgetStore;
   tier: RedisCacheTier;
+}
+
+/** What the upstreams and the routes share: caches, the budget store, the metrics. */
+interface SharedState {
+  config: Config<Registry>;
+  registry: Registry;
+  clock: Clock;
+  metrics: Metrics;
+  cache: UpstreamCache;
+  rendered: RenderedCache;
+  budgetStore: BudgetStore;
+  callerCredits: CallerCredits;
+  sharedMode: () => 'off' | 'shared' | 'degraded';
+}
+
+/** The registered sources as wired: providers of the enabled ones, why the others are off, and every budget. */
+interface Upstreams {
+  providers: Provider[];
+  disabled: Map<SourceId, string>;
+  guards: UpstreamGuards[];
 }
 
 /** Header and query names that carry secrets; pino prints `[redacted]` for them. */
@@ -84,14 +110,25 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
 /** A Fastify app with every route; no env, no listen. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config } = deps;
+  const registry = deps.registry ?? PROVIDERS;
   const clock = deps.clock ?? systemClock;
   const lifecycle = deps.lifecycle ?? { draining: false };
-  const ownDispatcher = deps.dispatcher === undefined;
-  const dispatcher = deps.dispatcher ?? new Agent({ connections: 32, keepAliveTimeout: 30_000 });
-
   const metrics = deps.metrics ?? new Metrics();
+  const app = createServer(config, deps.logger, lifecycle);
+  const dispatcher = dispatcherFor(app, deps.dispatcher);
+  await registerPlugins(app, config, registry, metrics);
+  const state = sharedState(app, deps, registry, clock, metrics);
+  const upstreams = wireUpstreams(app, state, dispatcher);
+  const service = new NetflowsService(registry, upstreams.providers, upstreams.disabled, (source, outcome) => metrics.sourceAnswers.inc({ source, outcome }));
+  registerStateGauges(metrics, { ...state, upstreams: upstreams.guards, creditSources: creditSources(state), callers: config.callers ?? [], store: state.budgetStore });
+  await registerRoutes(app, state, service, upstreams.guards, lifecycle);
+  return app;
+}
+
+/** Fastify with every socket bounded in time, problems for client errors, and a drain that says Connection: close. */
+function createServer(config: Config<Registry>, logger: Logger | undefined, lifecycle: Lifecycle): FastifyInstance {
   const app = Fastify({
-    loggerInstance: (deps.logger ?? pino({ level: 'silent' })) as FastifyBaseLogger,
+    loggerInstance: (logger ?? pino({ level: 'silent' })) as FastifyBaseLogger,
     logController: new OneLinePerRequest(),
     genReqId: requestId,
     bodyLimit: 64 * 1024,
@@ -116,14 +153,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return payload;
   });
   trackConnections(app);
+  return app;
+}
+
+/** The injected dispatcher, or one of our own that closes with the app. */
+function dispatcherFor(app: FastifyInstance, injected: Dispatcher | undefined): Dispatcher {
+  if (injected) return injected;
+  const dispatcher = new Agent({ connections: 32, keepAliveTimeout: 30_000 });
   app.addHook('onClose', async () => {
-    if (!ownDispatcher) return;
     // Upstream calls still under way belong to nobody now (background refreshes): give them
     // a moment, then cut them, so shutdown never waits on a slow upstream.
     const closed = dispatcher.close().then(() => true);
     if (!(await Promise.race([closed, sleep(UPSTREAM_CLOSE_MS).then(() => false)]))) await dispatcher.destroy();
   });
+  return dispatcher;
+}
 
+/** CORS, compression, the schemas and the OpenAPI document, problems, logs and metrics: before any route. */
+async function registerPlugins(app: FastifyInstance, config: Config<Registry>, registry: Registry, metrics: Metrics): Promise<void> {
   if (config.corsOrigins.length > 0) {
     await app.register(cors, {
       origin: config.corsOrigins.includes('*') ? '*' : [...config.corsOrigins],
@@ -141,11 +188,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     encodings: ['br', 'gzip', 'deflate'],
     brotliOptions: { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } },
   });
-
   app.addSchema(problemSchema);
-  app.addSchema(recordSchema);
-  app.addSchema(netflowsResponseSchema);
-  await app.register(swagger, {
+  app.addSchema(recordSchema(registry));
+  app.addSchema(netflowsResponseSchema(registry));
+  await app.register(swagger, openApiOptions(registry));
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true } });
+  // Before any route, so every route's errors are problems (/metrics's 401 among them).
+  answerWithProblems(app);
+  requireHost(app);
+  await app.register(observability, { metrics, ...(config.callers ? { metricsGuard: metricsGuard(config, config.callers) } : {}) });
+}
+
+/** The OpenAPI document's frame; the routes fill in its paths. */
+function openApiOptions(registry: Registry): SwaggerOptions {
+  return {
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -153,7 +209,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         version: '1.0.0',
         description:
           'One /netflows resource over Coin Metrics exchange net flows and Nansen smart-money net flows, in one record schema. ' +
-          'Sign rule: net_flow_* is the net amount flowing into the entity; positive means the entity\'s holdings grew (coins onto the exchange; smart money accumulating). ' +
+          `Sign rule: ${signRule(registry)} ` +
           'Errors are RFC 9457 application/problem+json with a stable `code`.',
       },
       servers: [{ url: '/' }],
@@ -169,13 +225,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true } });
-  // Before any route, so every route's errors are problems (/metrics's 401 among them).
-  answerWithProblems(app);
-  requireHost(app);
-  await app.register(observability, { metrics, ...(config.callers ? { metricsGuard: metricsGuard(config, config.callers) } : {}) });
+  };
+}
 
+/** The shared tier (with REDIS_URL), the caches, the budget store and the caller allowances. */
+function sharedState(app: FastifyInstance, deps: AppDeps, registry: Registry, clock: Clock, metrics: Metrics): SharedState {
+  const { config } = deps;
   const shared = config.redisUrl ? connectShared(config, app.log, clock) : undefined;
   if (shared) {
     app.addHook('onReady', () => shared.redis.waitUntilReady(2000));
@@ -188,67 +243,97 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   cache.onDrop((key, reason) => {
     if (reason === 'evict') metrics.cacheEvictions.inc({ source: sourceOfKey(key) });
   });
-  const rendered = deps.rendered ?? new RenderedCache(config.renderedCacheBytes, clock);
-  const providers: Provider[] = [];
-  const disabled = new Map<SourceId, string>();
   const budgetStore = deps.budgetStore ?? shared?.store ?? new MemoryBudgetStore();
-  const guards = createGuards(config, budgetStore, clock);
-  const callerCredits = new CallerCredits(budgetStore, clock, config.allowanceLeaseMs);
-  const callersByName = new Map((config.callers ?? []).map((c) => [c.name, c]));
+  return {
+    config,
+    registry,
+    clock,
+    metrics,
+    cache,
+    rendered: deps.rendered ?? new RenderedCache(config.renderedCacheBytes, clock),
+    budgetStore,
+    callerCredits: new CallerCredits(budgetStore, clock, config.allowanceLeaseMs),
+    sharedMode: () => (shared ? (shared.store.degraded ? 'degraded' : 'shared') : 'off'),
+  };
+}
+
+/** Per registered source: a budget, a circuit, a client bound to both, and its provider; or why it is off. */
+function wireUpstreams(app: FastifyInstance, state: SharedState, dispatcher: Dispatcher): Upstreams {
+  const { config, registry, clock, metrics, cache } = state;
+  const upstreams: Upstreams = { providers: [], disabled: new Map(), guards: [] };
   const retry = { attempts: config.upstreamRetries + 1, baseMs: 100, capMs: 2000, maxRetryAfterMs: config.budgetMaxWaitMs };
-  const client = (source: SourceId, baseUrl: string, guard: UpstreamGuards) =>
-    new UpstreamClient({
+  for (const descriptor of registry) {
+    const sourceConfigBlock = sourceConfig(config, descriptor);
+    const status = descriptor.status(sourceConfigBlock);
+    if (!status.enabled) {
+      upstreams.disabled.set(descriptor.id, `${descriptor.title} is disabled: ${status.because}`);
+      continue;
+    }
+    const source = descriptor.id;
+    const policy = descriptor.budget(sourceConfigBlock);
+    const guards = createGuards({ source, title: descriptor.title, apiKey: sourceConfigBlock.apiKey, rateLimits: sourceConfigBlock.rateLimits, policy }, config, state.budgetStore, clock);
+    const client = new UpstreamClient({
       source,
-      baseUrl,
+      baseUrl: sourceConfigBlock.baseUrl,
       dispatcher,
       timeoutMs: config.upstreamTimeoutMs,
       maxBodyBytes: config.upstreamMaxBodyBytes,
       logger: app.log,
       clock,
-      budget: guard.budget,
-      circuit: guard.circuit,
+      budget: guards.budget,
+      circuit: guards.circuit,
       retry,
+      ...(policy.credits ? { describeAnswer: creditsUsed(policy.credits.read) } : {}),
       onAttempt: (outcome, durationMs) => {
         metrics.upstreamRequests.inc({ source, outcome });
         if (durationMs !== undefined) metrics.upstreamDuration.observe({ source }, durationMs / 1000);
       },
     });
-  const common = { cache, clock, logger: app.log, loadTimeoutMs: config.requestDeadlineMs };
-  providers.push(
-    createCoinMetricsProvider({ ...common, config: config.coinmetrics, client: client('coinmetrics', config.coinmetrics.baseUrl, guards.coinmetrics) }),
-  );
-  if (config.nansen.apiKey && guards.nansen) {
-    providers.push(
-      createNansenProvider({ ...common, config: config.nansen, apiKey: config.nansen.apiKey, client: client('nansen', config.nansen.baseUrl, guards.nansen) }),
-    );
-  } else {
-    disabled.set('nansen', 'Nansen is disabled: no NANSEN_API_KEY is configured');
+    upstreams.guards.push(guards);
+    upstreams.providers.push(descriptor.create({ config: sourceConfigBlock, client, cache, clock, logger: app.log, loadTimeoutMs: config.requestDeadlineMs }));
   }
-  const service = new NetflowsService(providers, disabled, (source, outcome) => metrics.sourceAnswers.inc({ source, outcome }));
-  const upstreams = [guards.coinmetrics, ...(guards.nansen ? [guards.nansen] : [])];
-  const sharedMode = () => (shared ? (shared.store.degraded ? 'degraded' : 'shared') : 'off');
-  registerStateGauges(metrics, { cache, rendered, upstreams, callers: config.callers ?? [], callerCredits, store: budgetStore, clock, sharedMode });
+  return upstreams;
+}
 
+/** What the log line of an upstream call says of its credits: what the answer says it cost. */
+function creditsUsed(read: (response: UpstreamResponse) => CreditReading) {
+  return (response: UpstreamResponse) => {
+    const { used } = read(response);
+    return used !== undefined ? { creditsUsed: used } : {};
+  };
+}
+
+/** The sources whose budget charges credits, whether on or not: their credit gauges exist either way. */
+function creditSources({ config, registry }: SharedState): { source: SourceId; title: string }[] {
+  return registry.filter((d) => d.budget(sourceConfig(config, d)).credits !== undefined).map((d) => ({ source: d.id, title: d.title }));
+}
+
+/** Health, the data routes behind the caller guard, admin, the document, the explorer. */
+async function registerRoutes(app: FastifyInstance, state: SharedState, service: NetflowsService, guards: readonly UpstreamGuards[], lifecycle: Lifecycle): Promise<void> {
+  const { config, registry, clock, metrics, rendered, budgetStore, callerCredits, sharedMode } = state;
+  const callersByName = new Map((config.callers ?? []).map((c) => [c.name, c]));
   await app.register(healthRoutes, { lifecycle });
   await app.register(async (data) => {
     if (config.callers) data.addHook('onRequest', callerGuard(config.callers, budgetStore, clock));
-    await data.register(catalogRoute, { config });
+    await data.register(catalogRoute, { config, registry });
     await data.register(netflowsRoute, {
       service,
       clock,
       rendered,
       deadlineMs: config.requestDeadlineMs,
       privateCache: config.callers !== undefined,
+      querySchema: netflowsQuerySchema(registry),
+      rules: queryRules(registry),
+      signRule: signRule(registry),
       onKeptAnswer: (hit) => metrics.responseCache.inc({ outcome: hit ? 'hit' : 'miss' }),
       admit: (caller) => (planned) => callerCredits.admit(caller === undefined ? undefined : callersByName.get(caller), planned.credits),
     });
   });
   if (config.adminToken) {
-    await app.register(adminRoutes, { adminToken: config.adminToken, upstreams, callers: config.callers ?? [], callerCredits, store: budgetStore, clock, sharedMode });
+    await app.register(adminRoutes, { adminToken: config.adminToken, upstreams: guards, callers: config.callers ?? [], callerCredits, store: budgetStore, clock, sharedMode });
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (config.explorer) await app.register(explorerRoutes);
-  return app;
 }
 
 const UPSTREAM_CLOSE_MS = 1000;
@@ -258,7 +343,7 @@ const COMPRESS_THRESHOLD_BYTES = 1024;
 export const CORS_EXPOSED_HEADERS = ['etag', 'link', 'cache-status', 'age', 'ratelimit', 'ratelimit-policy', 'retry-after', 'x-request-id', 'netflows-complete', 'netflows-sources'];
 
 /** With caller tokens on, /metrics (it names callers and budgets) needs the admin token or METRICS_TOKEN. */
-function metricsGuard(config: Config, callers: readonly CallerToken[]) {
+function metricsGuard(config: Config<Registry>, callers: readonly CallerToken[]) {
   const tokens = [config.adminToken, config.metricsToken].filter((token) => token !== undefined);
   return operatorGuard(tokens, callers, {
     forbidden: '/metrics needs the admin token or METRICS_TOKEN',
@@ -272,7 +357,7 @@ function sourceOfKey(key: string): string {
 }
 
 /** The upstream cache, in its share of CACHE_MAX_MB; with a shared tier, a load's lease lasts a request's deadline. */
-export function createUpstreamCache(config: Config, clock: Clock, shared?: SharedCacheTier): UpstreamCache {
+export function createUpstreamCache(config: Config<Registry>, clock: Clock, shared?: SharedCacheTier): UpstreamCache {
   return new UpstreamCache({
     maxBytes: config.upstreamCacheBytes,
     staleWhileRevalidateMs: config.staleWhileRevalidateMs,
@@ -283,7 +368,7 @@ export function createUpstreamCache(config: Config, clock: Clock, shared?: Share
 }
 
 /** One Redis connection per process, the shared budget store (with its local fallback) and the cache tier. */
-function connectShared(config: Config, logger: FastifyBaseLogger, clock: Clock): Shared {
+function connectShared(config: Config<Registry>, logger: FastifyBaseLogger, clock: Clock): Shared {
   const redis = new RedisConnection({ url: config.redisUrl!, keyPrefix: config.redisKeyPrefix, logger });
   return {
     redis,

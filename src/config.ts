@@ -1,41 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { parseCallerTokens, type CallerToken } from './auth/callers.js';
-import { parseRateLimits, type RateLimit } from './ratelimit.js';
-import { Secret } from './secret.js';
+import { EnvReader, type Env, type ReadFile } from './env.js';
+import type { SourceId } from './model.js';
+import type { ProviderDescriptor, Registry, SourceConfigs, UpstreamConfig } from './providers/descriptor.js';
+import { PROVIDERS, type DefaultRegistry } from './providers/index.js';
+import type { Secret } from './secret.js';
 
-export interface CoinMetricsConfig {
-  /** Absent: the Community API, without a key and with Community limits. */
-  apiKey: Secret | undefined;
-  baseUrl: string;
-  assets: readonly string[];
-  rateLimits: readonly RateLimit[];
-  /** Coin Metrics queues requests beyond 10 in parallel; we never send more. */
-  maxInFlight: number;
-  /** Freshness of ranges that include the latest complete day, ms (COINMETRICS_TTL_S, default 300 s). */
-  ttlMs: number;
-  /** Freshness of ranges that end before the latest complete day, ms (COINMETRICS_SETTLED_TTL_S, default 21600 s). */
-  settledTtlMs: number;
-}
-
-export interface NansenConfig {
-  /** Absent: the Nansen source is disabled. */
-  apiKey: Secret | undefined;
-  baseUrl: string;
-  rateLimits: readonly RateLimit[];
-  /** Stop calling when the reported credits left fall to this (default 0). */
-  creditReserve: number;
-  /** Most credits to spend per UTC day; undefined = no cap. */
-  dailyCreditCap: number | undefined;
-  /** Freshness of a snapshot, ms (NANSEN_TTL_S, default 60 s). */
-  ttlMs: number;
-}
-
-export interface Config {
+/** The whole configuration: the gateway's own settings, and each registered source's block under `sources`. */
+export interface Config<R extends Registry = DefaultRegistry> {
   host: string;
   port: number;
   logLevel: string;
-  coinmetrics: CoinMetricsConfig;
-  nansen: NansenConfig;
+  /** Each provider's own block, as its descriptor read it. */
+  sources: SourceConfigs<R>;
   /** Bound on one upstream request, headers and body, ms (default 10000). */
   upstreamTimeoutMs: number;
   /** Retries after a failure that can succeed on retry (default 2). */
@@ -98,45 +75,27 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-type ReadFile = (path: string) => string;
-
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-export const COINMETRICS_PRO_URL = 'https://api.coinmetrics.io/v4';
-export const COINMETRICS_COMMUNITY_URL = 'https://community-api.coinmetrics.io/v4';
-export const NANSEN_URL = 'https://api.nansen.ai';
-
-/** Reads and validates every variable once; lists every problem in one error. */
-export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p, 'utf8')): Config {
+/**
+ * Reads and validates every variable once, the gateway's own and each registered
+ * source's block (its descriptor's `readConfig`); lists every problem in one error.
+ */
+export function loadConfig<R extends Registry = DefaultRegistry>(
+  env: Env,
+  readFile: ReadFile = (p) => readFileSync(p, 'utf8'),
+  registry: R = PROVIDERS as unknown as R,
+): Config<R> {
   const problems: string[] = [];
   const read = new EnvReader(env, readFile, problems);
 
-  const coinmetricsKey = read.secret('COINMETRICS_API_KEY');
   const upstreamTimeoutMs = read.integer('UPSTREAM_TIMEOUT_MS', 10_000, 100, 300_000);
-  const nansenKey = read.secret('NANSEN_API_KEY');
-  const config: Config = {
+  const config: Config<R> = {
     host: read.string('HOST', '0.0.0.0'),
     port: read.integer('PORT', 8080, 0, 65_535),
     logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
-    coinmetrics: {
-      apiKey: coinmetricsKey,
-      baseUrl: read.url('COINMETRICS_BASE_URL', coinmetricsKey ? COINMETRICS_PRO_URL : COINMETRICS_COMMUNITY_URL),
-      assets: read.list('COINMETRICS_ASSETS', ['btc', 'eth'], /^[a-z0-9][a-z0-9_.-]{0,63}$/),
-      rateLimits: read.rateLimits('COINMETRICS_RATE_LIMIT', coinmetricsKey ? '6000/20s' : '10/6s'),
-      maxInFlight: 10,
-      ttlMs: read.seconds('COINMETRICS_TTL_S', 300, 1, 86_400),
-      settledTtlMs: read.seconds('COINMETRICS_SETTLED_TTL_S', 21_600, 1, 7 * 86_400),
-    },
-    nansen: {
-      apiKey: nansenKey,
-      baseUrl: read.url('NANSEN_BASE_URL', NANSEN_URL),
-      rateLimits: read.rateLimits('NANSEN_RATE_LIMIT', '15/1s,300/1m'),
-      creditReserve: read.integer('NANSEN_CREDIT_RESERVE', 0, 0, Number.MAX_SAFE_INTEGER),
-      dailyCreditCap: read.optionalInteger('NANSEN_DAILY_CREDIT_CAP', 1, Number.MAX_SAFE_INTEGER),
-      ttlMs: read.seconds('NANSEN_TTL_S', 60, 1, 86_400),
-    },
-    upstreamTimeoutMs,
+    sources: Object.fromEntries(registry.map((descriptor) => [descriptor.id, descriptor.readConfig(read)])) as SourceConfigs<R>,
+  upstreamTimeoutMs,
     upstreamRetries: read.integer('UPSTREAM_RETRIES', 2, 0, 5),
     upstreamMaxBodyBytes: read.mebibytes('UPSTREAM_MAX_BODY_MB', 32, 1, 1024),
     circuitFailures: read.integer('CIRCUIT_FAILURES', 5, 1, 1000),
@@ -153,18 +112,16 @@ export function loadConfig(env: Env, readFile: ReadFile = (p) => readFileSync(p,
     redisUrl: read.redisUrl('REDIS_URL'),
     redisKeyPrefix: read.string('REDIS_KEY_PREFIX', 'netflows:'),
     gatewayReplicas: read.integer('GATEWAY_REPLICAS', 1, 1, 1000),
-    callers: read.callers('CALLER_TOKENS_FILE'),
+    callers: readCallers(read, 'CALLER_TOKENS_FILE'),
     explorer: read.oneOf('EXPLORER', 'on', ['on', 'off']) === 'on',
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
 }
 
-/** What an operator should know at start: a source off, routes open to anyone, a /metrics nobody can open. */
-export function startupWarnings(config: Config): string[] {
-  const warnings: string[] = [];
-  if (!config.nansen.apiKey) warnings.push('NANSEN_API_KEY is not set: the Nansen source is disabled');
-  if (!config.coinmetrics.apiKey) warnings.push('COINMETRICS_API_KEY is not set: using the Coin Metrics Community API');
+/** What an operator should know at start: a source off or keyless, routes open to anyone, a /metrics nobody can open. */
+export function startupWarnings<R extends Registry>(config: Config<R>, registry: R = PROVIDERS as unknown as R): string[] {
+  const warnings = registry.flatMap((descriptor) => descriptor.status(sourceConfig(config, descriptor)).warning ?? []);
   if (!config.callers) {
     warnings.push('CALLER_TOKENS_FILE is not set: data routes and /metrics are open to anyone who can reach them');
   } else if (!config.adminToken && !config.metricsToken) {
@@ -211,159 +168,18 @@ function serverTimeouts(read: EnvReader, upstreamTimeoutMs: number, problems: st
   return timeouts;
 }
 
-class EnvReader {
-  constructor(
-    private readonly env: Env,
-    private readonly readFile: ReadFile,
-    private readonly problems: string[],
-  ) {}
+/** One source's configuration block; a config read with another registry has none, which is a wiring error. */
+export function sourceConfig<C extends UpstreamConfig>(config: Config<Registry>, descriptor: ProviderDescriptor<SourceId, C, unknown>): C {
+  const block = (config.sources as Readonly<Record<SourceId, UpstreamConfig | undefined>>)[descriptor.id];
+  if (!block) throw new Error(`the configuration has no block for source ${descriptor.id}: read it with the same registry`);
+  return block as C;
+}
 
-  private raw(name: string): string | undefined {
-    const value = this.env[name]?.trim();
-    return value === '' ? undefined : value;
-  }
-
-  string(name: string, fallback: string): string {
-    return this.raw(name) ?? fallback;
-  }
-
-  optionalString(name: string): string | undefined {
-    return this.raw(name);
-  }
-
-  integer(name: string, fallback: number, min: number, max: number): number {
-    return this.optionalInteger(name, min, max) ?? fallback;
-  }
-
-  /** A variable in seconds (`*_S`), as ms. */
-  seconds(name: string, fallback: number, min: number, max: number): number {
-    return this.integer(name, fallback, min, max) * 1000;
-  }
-
-  /** A variable in MiB (`*_MB`), as bytes. */
-  mebibytes(name: string, fallback: number, min: number, max: number): number {
-    return this.integer(name, fallback, min, max) * 1024 * 1024;
-  }
-
-  optionalInteger(name: string, min: number, max: number): number | undefined {
-    const value = this.raw(name);
-    if (value === undefined) return undefined;
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) {
-      this.problems.push(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
-      return undefined;
-    }
-    return n;
-  }
-
-  oneOf(name: string, fallback: string, allowed: readonly string[]): string {
-    const value = this.raw(name) ?? fallback;
-    if (allowed.includes(value)) return value;
-    this.problems.push(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
-    return fallback;
-  }
-
-  url(name: string, fallback: string): string {
-    const value = this.raw(name) ?? fallback;
-    try {
-      const url = new URL(value);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
-      if (url.username || url.password || url.search) throw new Error('credentials or query');
-      return value.replace(/\/+$/, '');
-    } catch {
-      this.problems.push(`${name} must be an http(s) URL without credentials or query, got "${value}"`);
-      return fallback;
-    }
-  }
-
-  list(name: string, fallback: string[], item: RegExp): string[] {
-    const value = this.raw(name);
-    if (value === undefined) return fallback;
-    const items = value.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-    const bad = items.filter((s) => !item.test(s));
-    if (items.length === 0 || bad.length > 0) {
-      this.problems.push(`${name} must be a comma-separated list of ids, got "${value}"`);
-      return fallback;
-    }
-    return [...new Set(items)];
-  }
-
-  rateLimits(name: string, fallback: string): RateLimit[] {
-    const value = this.raw(name) ?? fallback;
-    const limits = parseRateLimits(value);
-    if (limits) return limits;
-    this.problems.push(`${name} must look like "10/6s" or "15/1s,300/1m", got "${value}"`);
-    return parseRateLimits(fallback)!;
-  }
-
-  redisUrl(name: string): string | undefined {
-    const value = this.raw(name);
-    if (value === undefined) return undefined;
-    try {
-      const url = new URL(value);
-      if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('protocol');
-      return value;
-    } catch {
-      this.problems.push(`${name} must be a redis:// or rediss:// URL`);
-      return undefined;
-    }
-  }
-
-  origins(name: string): string[] {
-    const value = this.raw(name);
-    if (value === undefined) return [];
-    const origins = value.split(',').map((s) => s.trim()).filter(Boolean);
-    const bad = origins.filter((o) => o !== '*' && !/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(o));
-    if (origins.length === 0 || bad.length > 0) {
-      this.problems.push(`${name} must be * or a comma-separated list of origins like https://grafana.example.com, got "${value}"`);
-      return [];
-    }
-    return origins;
-  }
-
-  callers(name: string): CallerToken[] | undefined {
-    const path = this.raw(name);
-    if (path === undefined) return undefined;
-    let text: string;
-    try {
-      text = this.readFile(path);
-    } catch (error) {
-      this.problems.push(`${name} points to a file that cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unreadable'}): ${path}`);
-      return undefined;
-    }
-    const { callers, problems } = parseCallerTokens(text);
-    this.problems.push(...problems.map((p) => `${name} (${path}): ${p}`));
-    return callers;
-  }
-
-  /** `NAME` or `NAME_FILE` (a path whose content is the value); never echoes the value. */
-  secret(name: string): Secret | undefined {
-    const direct = this.raw(name);
-    const file = this.raw(`${name}_FILE`);
-    if (direct !== undefined && file !== undefined) {
-      this.problems.push(`${name} and ${name}_FILE are both set; set one`);
-      return undefined;
-    }
-    if (file !== undefined) {
-      let content: string;
-      try {
-        content = this.readFile(file).trim();
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-        this.problems.push(`${name}_FILE points to a file that cannot be read (${code}): ${file}`);
-        return undefined;
-      }
-      if (content === '') {
-        this.problems.push(`${name}_FILE points to an empty file: ${file}`);
-        return undefined;
-      }
-      return new Secret(content);
-    }
-    if (direct === undefined) return undefined;
-    if (/\s/.test(direct)) {
-      this.problems.push(`${name} must not contain white space`);
-      return undefined;
-    }
-    return new Secret(direct);
-  }
+/** CALLER_TOKENS_FILE: the callers, or undefined when unset; its problems are listed with the rest. */
+function readCallers(read: EnvReader, name: string): CallerToken[] | undefined {
+  const file = read.fileText(name);
+  if (!file) return undefined;
+  const { callers, problems } = parseCallerTokens(file.text);
+  for (const problem of problems) read.problem(`${name} (${file.path}): ${problem}`);
+  return callers;
 }

@@ -1,5 +1,5 @@
-export type SourceId = 'coinmetrics' | 'nansen';
-export const SOURCES: readonly SourceId[] = ['coinmetrics', 'nansen'];
+/** A provider's id (`coinmetrics`, `nansen`); the registry (`providers/index.ts`) says which exist. */
+export type SourceId = string;
 
 export type SnapshotWindow = '1h' | '24h' | '7d' | '30d';
 export const SNAPSHOT_WINDOWS: readonly SnapshotWindow[] = ['1h', '24h', '7d', '30d'];
@@ -8,7 +8,8 @@ export type RecordWindow = SnapshotWindow | '1d';
 /** One row of /netflows, whatever its source. Field order is the contract's (and the CSV's). */
 export interface NetflowRecord {
   source: SourceId;
-  entity_type: 'exchange' | 'smart_money';
+  /** The source's kind of holder: `exchange`, `smart_money`, … (its descriptor's `entityType`). */
+  entity_type: string;
   entity: string;
   asset: string;
   chain: string | null;
@@ -64,20 +65,11 @@ export interface NetflowsQuery {
   assets: readonly string[] | undefined;
   entities: readonly string[] | undefined;
   chains: readonly string[] | undefined;
-  nansen: NansenFilters;
+  /** What each source's own parameters asked for, by source id (see its descriptor's `params`). */
+  sourceParams: Readonly<Record<SourceId, unknown>>;
   sort: readonly SortKey[];
   limit: number;
   offset: number;
-}
-
-export interface NansenFilters {
-  tokenAddresses?: readonly string[];
-  sectors?: readonly string[];
-  includeStablecoins?: boolean;
-  includeNativeTokens?: boolean;
-  marketCapUsd?: NumberRange;
-  traderCount?: NumberRange;
-  tokenAgeDays?: NumberRange;
 }
 
 export const SORT_FIELDS = [

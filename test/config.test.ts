@@ -1,6 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { COINMETRICS_COMMUNITY_URL, COINMETRICS_PRO_URL, ConfigError, loadConfig, startupWarnings } from '../src/config.js';
+import { ConfigError, loadConfig, startupWarnings } from '../src/config.js';
+import { COINMETRICS_COMMUNITY_URL, COINMETRICS_PRO_URL } from '../src/providers/coinmetrics/config.js';
 import { parseRateLimits } from '../src/ratelimit.js';
 import { parseCallerTokens } from '../src/auth/callers.js';
 
@@ -22,25 +23,25 @@ describe('loadConfig', () => {
   it('defaults to the Community API without a key and disables Nansen', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ host: '0.0.0.0', port: 8080, logLevel: 'info', upstreamTimeoutMs: 10_000, cacheMaxBytes: 256 * 1024 * 1024 });
-    expect(config.coinmetrics.apiKey).toBeUndefined();
-    expect(config.coinmetrics.baseUrl).toBe(COINMETRICS_COMMUNITY_URL);
-    expect(config.coinmetrics.rateLimits.map((l) => [l.limit, l.windowMs])).toEqual([[10, 6000]]);
-    expect(config.coinmetrics.assets).toEqual(['btc', 'eth']);
-    expect(config.nansen.apiKey).toBeUndefined();
-    expect(config.nansen.rateLimits.map((l) => [l.limit, l.windowMs])).toEqual([[15, 1000], [300, 60_000]]);
+    expect(config.sources.coinmetrics.apiKey).toBeUndefined();
+    expect(config.sources.coinmetrics.baseUrl).toBe(COINMETRICS_COMMUNITY_URL);
+    expect(config.sources.coinmetrics.rateLimits.map((l) => [l.limit, l.windowMs])).toEqual([[10, 6000]]);
+    expect(config.sources.coinmetrics.assets).toEqual(['btc', 'eth']);
+    expect(config.sources.nansen.apiKey).toBeUndefined();
+    expect(config.sources.nansen.rateLimits.map((l) => [l.limit, l.windowMs])).toEqual([[15, 1000], [300, 60_000]]);
   });
 
   it('uses the Pro API and limits with a key', () => {
     const config = loadConfig({ COINMETRICS_API_KEY: 'cm-key' });
-    expect(config.coinmetrics.baseUrl).toBe(COINMETRICS_PRO_URL);
-    expect(config.coinmetrics.rateLimits.map((l) => [l.limit, l.windowMs])).toEqual([[6000, 20_000]]);
-    expect(config.coinmetrics.apiKey!.reveal()).toBe('cm-key');
+    expect(config.sources.coinmetrics.baseUrl).toBe(COINMETRICS_PRO_URL);
+    expect(config.sources.coinmetrics.rateLimits.map((l) => [l.limit, l.windowMs])).toEqual([[6000, 20_000]]);
+    expect(config.sources.coinmetrics.apiKey!.reveal()).toBe('cm-key');
   });
 
   it('reads keys from *_FILE and trims the trailing newline', () => {
     const files: Record<string, string> = { '/run/secrets/nansen': 'nsk_file\n' };
     const config = loadConfig({ NANSEN_API_KEY_FILE: '/run/secrets/nansen' }, (p) => files[p] ?? noFiles(p));
-    expect(config.nansen.apiKey!.reveal()).toBe('nsk_file');
+    expect(config.sources.nansen.apiKey!.reveal()).toBe('nsk_file');
   });
 
   it('lists every problem at once, naming each variable, without echoing keys', () => {
@@ -108,8 +109,8 @@ describe('loadConfig', () => {
       slotLeaseMs: 4000 + 1500 + 5000,
       allowanceLeaseMs: 12_000 + 5000,
     });
-    expect(config.coinmetrics).toMatchObject({ ttlMs: 120_000, settledTtlMs: 7_200_000 });
-    expect(config.nansen).toMatchObject({ ttlMs: 90_000 });
+    expect(config.sources.coinmetrics).toMatchObject({ ttlMs: 120_000, settledTtlMs: 7_200_000 });
+    expect(config.sources.nansen).toMatchObject({ ttlMs: 90_000 });
   });
 
   it('refuses an empty key file', () => {
@@ -118,7 +119,7 @@ describe('loadConfig', () => {
 
   it('never prints a key, however it is turned into text', () => {
     const config = loadConfig({ COINMETRICS_API_KEY: 'cm-secret', NANSEN_API_KEY: 'nsk-secret' });
-    const texts = [JSON.stringify(config), inspect(config, { depth: 10 }), String(config.nansen.apiKey), `${config.coinmetrics.apiKey}`];
+    const texts = [JSON.stringify(config), inspect(config, { depth: 10 }), String(config.sources.nansen.apiKey), `${config.sources.coinmetrics.apiKey}`];
     for (const text of texts) {
       expect(text).not.toContain('cm-secret');
       expect(text).not.toContain('nsk-secret');

@@ -1,16 +1,44 @@
 import { createHash } from 'node:crypto';
-import type { Config } from '../config.js';
-import { COINMETRICS_FAILURES, readCoinMetricsLimits } from '../providers/coinmetrics/client.js';
-import { NANSEN_CREDITS_PER_CALL, NANSEN_FAILURES, readNansenCredits, readNansenLimits } from '../providers/nansen/client.js';
+import type { SourceId } from '../model.js';
+import type { RateLimit } from '../ratelimit.js';
 import type { Secret } from '../secret.js';
 import type { Clock } from '../time.js';
-import { CREDIT_RECHECK_MS } from './credits.js';
-import type { BudgetStore } from './store.js';
-import { UpstreamBudget } from './upstream-budget.js';
 import { CircuitBreaker } from '../upstream/circuit.js';
+import type { UpstreamResponse } from '../upstream/response.js';
+import { CREDIT_RECHECK_MS, type CreditReading } from './credits.js';
+import type { BudgetStore } from './store.js';
+import { UpstreamBudget, type RateLimitReading } from './upstream-budget.js';
 
-/** Nansen documents no parallel cap; this keeps a burst from arriving at once. */
-const NANSEN_MAX_IN_FLIGHT = 10;
+/** How one upstream is budgeted beyond its configured windows; each provider declares one. */
+export interface BudgetPolicy {
+  /** Calls in flight at most. */
+  maxInFlight: number;
+  /** The upstream's rate-limit headers, read. */
+  readLimits(response: UpstreamResponse): RateLimitReading[];
+  /** How long a 429 asks us to pause (ms), from its headers. */
+  retryAfter(response: UpstreamResponse, now: number): number | undefined;
+  /** An upstream that charges credits per call: its terms and how its answers report them. */
+  credits?: { costPerCall: number; reserve: number; dailyCap: number | undefined; read(response: UpstreamResponse): CreditReading };
+  /** Headers of its own that /admin/budgets shows as last seen, beside `*ratelimit*` and `Retry-After`. */
+  recordedHeaders?: RegExp;
+}
+
+/** One upstream to budget: its id and name, its credential and windows, and its policy. */
+export interface BudgetedUpstream {
+  source: SourceId;
+  title: string;
+  apiKey: Secret | undefined;
+  rateLimits: readonly RateLimit[];
+  policy: BudgetPolicy;
+}
+
+/** What every upstream's budget and circuit share, from the configuration (ms). */
+export interface GuardSettings {
+  slotLeaseMs: number;
+  budgetMaxWaitMs: number;
+  circuitFailures: number;
+  circuitCooldownMs: number;
+}
 
 /** A budget key per credential that does not reveal it: a short hash, or `community`. */
 function credentialKey(source: string, key: Secret | undefined): string {
@@ -28,51 +56,39 @@ export async function upstreamSnapshot(guards: UpstreamGuards) {
   return { ...(await guards.budget.snapshot()), circuit: await guards.circuit.state() };
 }
 
-/** Budgets and circuits per upstream credential, all in one store. */
-export function createGuards(config: Config, store: BudgetStore, clock: Clock): { coinmetrics: UpstreamGuards; nansen: UpstreamGuards | undefined } {
-  const circuit = (source: 'coinmetrics' | 'nansen', key: string) =>
-    new CircuitBreaker({ source, key: `${key}:circuit`, store, clock, failureThreshold: config.circuitFailures, cooldownMs: config.circuitCooldownMs });
-  const budgets = createBudgets(config, store, clock);
-  const coinmetricsKey = credentialKey('coinmetrics', config.coinmetrics.apiKey);
-  return {
-    coinmetrics: { budget: budgets.coinmetrics, circuit: circuit('coinmetrics', coinmetricsKey) },
-    nansen: budgets.nansen ? { budget: budgets.nansen, circuit: circuit('nansen', credentialKey('nansen', config.nansen.apiKey)) } : undefined,
-  };
-}
-
-function createBudgets(config: Config, store: BudgetStore, clock: Clock) {
-  const coinmetrics = new UpstreamBudget({
-    source: 'coinmetrics',
-    name: 'Coin Metrics',
-    key: credentialKey('coinmetrics', config.coinmetrics.apiKey),
-    limits: config.coinmetrics.rateLimits,
-    maxInFlight: config.coinmetrics.maxInFlight,
-    slotLeaseMs: config.slotLeaseMs,
-    maxWaitMs: config.budgetMaxWaitMs,
+/** The budget and circuit of one upstream credential, both in the one store. */
+export function createGuards(upstream: BudgetedUpstream, settings: GuardSettings, store: BudgetStore, clock: Clock): UpstreamGuards {
+  const { source, title, apiKey, rateLimits, policy } = upstream;
+  const key = credentialKey(source, apiKey);
+  const budget = new UpstreamBudget({
+    source,
+    name: title,
+    key,
+    limits: rateLimits,
+    maxInFlight: policy.maxInFlight,
+    slotLeaseMs: settings.slotLeaseMs,
+    maxWaitMs: settings.budgetMaxWaitMs,
     store,
     clock,
-    readLimits: readCoinMetricsLimits,
-    retryAfter: COINMETRICS_FAILURES.retryAfter,
+    readLimits: policy.readLimits,
+    retryAfter: policy.retryAfter,
+    ...(policy.recordedHeaders ? { recordedHeaders: policy.recordedHeaders } : {}),
+    ...(policy.credits
+      ? {
+          credits: {
+            terms: { cost: policy.credits.costPerCall, reserve: policy.credits.reserve, dailyCap: policy.credits.dailyCap, recheckMs: CREDIT_RECHECK_MS },
+            read: policy.credits.read,
+          },
+        }
+      : {}),
   });
-  const nansenKey = credentialKey('nansen', config.nansen.apiKey);
-  const nansen = config.nansen.apiKey
-    ? new UpstreamBudget({
-        source: 'nansen',
-        name: 'Nansen',
-        key: nansenKey,
-        limits: config.nansen.rateLimits,
-        maxInFlight: NANSEN_MAX_IN_FLIGHT,
-        slotLeaseMs: config.slotLeaseMs,
-        maxWaitMs: config.budgetMaxWaitMs,
-        store,
-        clock,
-        readLimits: readNansenLimits,
-        retryAfter: NANSEN_FAILURES.retryAfter,
-        credits: {
-          terms: { cost: NANSEN_CREDITS_PER_CALL, reserve: config.nansen.creditReserve, dailyCap: config.nansen.dailyCreditCap, recheckMs: CREDIT_RECHECK_MS },
-          read: readNansenCredits,
-        },
-      })
-    : undefined;
-  return { coinmetrics, nansen };
+  const circuit = new CircuitBreaker({
+    source,
+    key: `${key}:circuit`,
+    store,
+    clock,
+    failureThreshold: settings.circuitFailures,
+    cooldownMs: settings.circuitCooldownMs,
+  });
+  return { budget, circuit };
 }

@@ -37,11 +37,13 @@ export interface UpstreamBudgetOptions {
   retryAfter: (response: UpstreamResponse, now: number) => number | undefined;
   /** An upstream that charges credits per call. */
   credits?: UpstreamCredits;
+  /** Headers of the upstream's own to record as last seen, beside the rate-limit ones and Retry-After. */
+  recordedHeaders?: RegExp;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 const DEFAULT_PAUSE_MS = 1000;
-const RECORDED_HEADERS = /^(x-)?ratelimit|^retry-after$|^x-nansen-credits|^x-nansen-ratelimit-scope$/;
+const RECORDED_HEADERS = /^(x-)?ratelimit|^retry-after$/;
 
 /**
  * One upstream credential's budget: every configured window, a cap on calls in flight, a
@@ -104,7 +106,7 @@ export class UpstreamBudget implements CallAdmission {
     const { store, key, clock, credits } = this.options;
     if (!response) return store.release(key, token);
     const now = clock();
-    this.lastHeaders = pickHeaders(response);
+    this.lastHeaders = pickHeaders(response, this.options.recordedHeaders);
     const request: SettleRequest = { key, token, now, late: this.lateUses(admittedAt, now), corrections: this.corrections(response, now) };
     if (response.status === 429) {
       this.upstream429s++;
@@ -159,10 +161,10 @@ export class UpstreamBudget implements CallAdmission {
   }
 }
 
-function pickHeaders(response: UpstreamResponse): Record<string, string> {
+function pickHeaders(response: UpstreamResponse, own: RegExp | undefined): Record<string, string> {
   const picked: Record<string, string> = {};
   for (const [name, value] of Object.entries(response.headers)) {
-    if (value !== undefined && RECORDED_HEADERS.test(name)) picked[name] = Array.isArray(value) ? value.join(', ') : value;
+    if (value !== undefined && (RECORDED_HEADERS.test(name) || own?.test(name))) picked[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return picked;
 }

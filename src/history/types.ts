@@ -1,6 +1,7 @@
 import type { DayCell } from '../providers/coinmetrics/normalize.js';
 import type { TokenFlows } from '../providers/nansen/normalize.js';
-import type { NansenFilters, NetflowRecord, SnapshotWindow } from '../model.js';
+import type { NetflowRecord, SnapshotWindow } from '../model.js';
+import type { NansenFilters } from '../providers/nansen/params.js';
 
 /** One Nansen order key as sent upstream. */
 export interface NansenOrder {

@@ -1,6 +1,7 @@
 import fastJson from 'fast-json-stringify';
 import { ProblemError } from '../errors.js';
 import { RECORD_FIELDS, type NetflowRecord } from '../model.js';
+import { PROVIDERS } from '../providers/index.js';
 import { netflowsResponseSchema, recordSchema } from '../schema/index.js';
 import type { SourceStatus } from './service.js';
 
@@ -56,9 +57,12 @@ export interface Page {
   warnings: string[];
 }
 
-/** The response schema doubles as a leak filter: only its fields are written. */
-const stringifyPage = fastJson(netflowsResponseSchema as never, { schema: { NetflowRecord: recordSchema as never } });
-const stringifyRecord = fastJson(recordSchema as never);
+/**
+ * The response schema doubles as a leak filter: only its fields are written. The writers
+ * do not check enums, so the default registry's schemas serve any registry's records.
+ */
+const stringifyPage = fastJson(netflowsResponseSchema(PROVIDERS) as never, { schema: { NetflowRecord: recordSchema(PROVIDERS) as never } });
+const stringifyRecord = fastJson(recordSchema(PROVIDERS) as never);
 
 export function serialize(page: Page, format: Format): string {
   switch (format) {

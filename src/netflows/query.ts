@@ -1,11 +1,7 @@
 import { echo, invalidParameter } from '../errors.js';
-import { COHORT_BY_ENTITY } from '../providers/nansen/catalog.js';
-import { EXCHANGE_BY_SLUG } from '../providers/coinmetrics/catalog.js';
 import {
   SNAPSHOT_WINDOWS,
   SORT_FIELDS,
-  SOURCES,
-  type NansenFilters,
   type NetflowsQuery,
   type NumberRange,
   type SnapshotWindow,
@@ -13,47 +9,48 @@ import {
   type SortKey,
   type SourceId,
 } from '../model.js';
+import type { ParamReader, Registry, SourceParams } from '../providers/descriptor.js';
+import { PROVIDERS } from '../providers/index.js';
 import { DAY_MS, isoDay, latestCompleteDay, parseDateOrTime, utcDayStart } from '../time.js';
 import { decodeCursor } from './cursor.js';
 
-/** Parameters only Nansen can apply; naming one takes Coin Metrics out of the answer. */
-export const NANSEN_ONLY_PARAMS = [
-  'token_address',
-  'sector',
-  'include_stablecoins',
-  'include_native_tokens',
-  'min_market_cap_usd',
-  'max_market_cap_usd',
-  'min_trader_count',
-  'max_trader_count',
-  'min_token_age_days',
-  'max_token_age_days',
-] as const;
+/** The parameters every question may carry, before and after the sources' own. */
+export const COMMON_PARAMS = ['source', 'window', 'interval', 'start', 'end', 'asset', 'entity', 'chain'] as const;
+export const PAGING_PARAMS = ['sort', 'limit', 'cursor', 'format'] as const;
 
-/** Every query parameter /netflows knows; anything else is a 400. */
-export const NETFLOWS_PARAMS = [
-  'source',
-  'window',
-  'interval',
-  'start',
-  'end',
-  'asset',
-  'entity',
-  'chain',
-  ...NANSEN_ONLY_PARAMS,
-  'sort',
-  'limit',
-  'cursor',
-  'format',
-] as const;
+/** What the query parser knows of the registered sources: their ids, entities and own parameters. */
+export interface QueryRules {
+  sources: readonly { id: SourceId; params: SourceParams }[];
+  /** Every parameter /netflows knows, in the document's order; anything else is a 400. */
+  params: readonly string[];
+  entities: ReadonlySet<string>;
+  /** How an unknown entity's error names the known ones. */
+  entityHint: string;
+}
+
+/** The query rules of a registry: common parameters, then each source's own, then paging. */
+export function queryRules(registry: Registry): QueryRules {
+  const own = registry.flatMap((d) => Object.keys(d.params.schemas));
+  const clash = own.find((name) => (COMMON_PARAMS as readonly string[]).includes(name) || (PAGING_PARAMS as readonly string[]).includes(name));
+  if (clash !== undefined) throw new Error(`a provider claims the common parameter ${clash}`);
+  return {
+    sources: registry.map((d) => ({ id: d.id, params: d.params })),
+    params: [...COMMON_PARAMS, ...own, ...PAGING_PARAMS],
+    entities: new Set(registry.flatMap((d) => d.catalog.entities.map((e) => e.entity))),
+    entityHint: registry.map((d) => d.catalog.entityHint).join(' or '),
+  };
+}
+
+const DEFAULT_RULES = queryRules(PROVIDERS);
+
+/** Every query parameter /netflows knows with the default registry. */
+export const NETFLOWS_PARAMS: readonly string[] = DEFAULT_RULES.params;
 
 export const MAX_SERIES_DAYS = 366;
 export const DEFAULT_SERIES_DAYS = 30;
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
 const MAX_LIST_ITEMS = 100;
-/** Nansen's sectors are words ("DeFi Lending (Money Markets)", "Layer 1"); nothing that could end a header or a quoted string. */
-const SECTOR = /^[\p{L}\p{N} ()&'./+_:-]{1,100}$/u;
 
 export const DEFAULT_SNAPSHOT_SORT: readonly SortKey[] = [{ field: 'net_flow_usd', descending: true }];
 export const DEFAULT_SERIES_SORT: readonly SortKey[] = [
@@ -68,107 +65,71 @@ export interface ParsedQuery {
   query: NetflowsQuery;
   /** Identifies the question (every parameter but `cursor` and `format`); cursors are bound to it. */
   fingerprint: string;
-  /** Nansen-only parameters the caller set, by name. */
-  nansenOnlyParams: string[];
+  /** Per source, the parameters of its own that the caller set, by name; naming one takes the other sources out. */
+  ownParams: Readonly<Record<SourceId, readonly string[]>>;
   warnings: string[];
 }
 
 /** Turns the raw query string into a NetflowsQuery, or throws a 400 naming the parameter. */
-export function parseNetflowsQuery(raw: RawQuery, now: number): ParsedQuery {
-  const params = new Params(raw);
+export function parseNetflowsQuery(raw: RawQuery, now: number, rules: QueryRules = DEFAULT_RULES): ParsedQuery {
+  const params = new Params(raw, rules.params);
   const warnings: string[] = [];
+  const period = parsePeriod(params, now, warnings);
+  const subjects = parseSubjects(params, rules);
+  const sort = params.sort(period.mode === 'snapshot' ? DEFAULT_SNAPSHOT_SORT : DEFAULT_SERIES_SORT);
+  const limit = params.integer('limit', 1, MAX_LIMIT) ?? DEFAULT_LIMIT;
+  const cursorText = params.string('cursor');
+  params.string('format');
 
+  const query: NetflowsQuery = { ...period, ...subjects, sort, limit, offset: 0 };
+  const fingerprint = fingerprintOf(query, rules);
+  if (cursorText !== undefined) query.offset = decodeCursor(cursorText, fingerprint);
+  const ownParams = Object.fromEntries(rules.sources.map((s) => [s.id, Object.keys(s.params.schemas).filter((name) => params.has(name))]));
+  return { query, fingerprint, ownParams, warnings };
+}
+
+/** Snapshot or series, and the series' days: `window` xor `interval`, then `start` and `end`. */
+function parsePeriod(params: Params, now: number, warnings: string[]): Pick<NetflowsQuery, 'mode' | 'window' | 'startDay' | 'endDay'> {
   const interval = params.oneOf('interval', ['1d']);
   const windowValue = params.oneOf('window', SNAPSHOT_WINDOWS);
   if (interval !== undefined && windowValue !== undefined) {
     throw invalidParameter('interval', '`window` and `interval` are exclusive: `window` asks for a snapshot, `interval` for a daily series');
   }
-  const mode = interval === undefined ? 'snapshot' : 'series';
   const window: SnapshotWindow = windowValue ?? '24h';
-
-  const latestDay = latestCompleteDay(now);
-  let endDay = latestDay;
-  let startDay = latestDay - DEFAULT_SERIES_DAYS * DAY_MS;
-  if (mode === 'snapshot') {
+  if (interval === undefined) {
     for (const name of ['start', 'end'] as const) {
       if (params.has(name)) throw invalidParameter(name, `\`${name}\` applies to series mode only; add interval=1d`);
     }
-  } else {
-    const end = params.day('end');
-    const start = params.day('start');
-    if (end !== undefined) endDay = end;
-    if (endDay > latestDay) {
-      warnings.push(`end ${isoDay(endDay)} is after the latest complete day; the series ends at ${isoDay(latestDay)}`);
-      endDay = latestDay;
-    }
-    startDay = start ?? endDay - DEFAULT_SERIES_DAYS * DAY_MS;
-    if (startDay > endDay) {
-      throw invalidParameter('start', `start ${isoDay(startDay)} is after end ${isoDay(endDay)}`);
-    }
-    if (endDay - startDay > MAX_SERIES_DAYS * DAY_MS) {
-      throw invalidParameter('start', `start and end may be at most ${MAX_SERIES_DAYS} days apart`);
-    }
+    return { mode: 'snapshot', window, startDay: 0, endDay: 0 };
   }
+  const latestDay = latestCompleteDay(now);
+  const end = params.day('end');
+  const start = params.day('start');
+  let endDay = end ?? latestDay;
+  if (endDay > latestDay) {
+    warnings.push(`end ${isoDay(endDay)} is after the latest complete day; the series ends at ${isoDay(latestDay)}`);
+    endDay = latestDay;
+  }
+  const startDay = start ?? endDay - DEFAULT_SERIES_DAYS * DAY_MS;
+  if (startDay > endDay) throw invalidParameter('start', `start ${isoDay(startDay)} is after end ${isoDay(endDay)}`);
+  if (endDay - startDay > MAX_SERIES_DAYS * DAY_MS) throw invalidParameter('start', `start and end may be at most ${MAX_SERIES_DAYS} days apart`);
+  return { mode: 'series', window, startDay, endDay };
+}
 
-  const sources = params.list('source', (s) => (SOURCES as readonly string[]).includes(s), 'coinmetrics or nansen') as
-    | SourceId[]
-    | undefined;
-  const assets = params.list('asset', (s) => /^[a-z0-9][a-z0-9_.-]{0,63}$/.test(s), 'asset ids such as btc or usdt_eth', true);
-  const entities = params.list(
-    'entity',
-    (s) => EXCHANGE_BY_SLUG.has(s) || COHORT_BY_ENTITY.has(s),
-    'exchange slugs (binance, coinbase, …) or smart_money[:label]; see /catalog',
-    true,
-  );
-  const chains = params.list('chain', (s) => /^[a-z0-9_]{1,32}$/.test(s), 'chain names such as ethereum or solana', true);
-
-  const nansen: NansenFilters = {};
-  const tokenAddresses = params.list('token_address', (s) => /^[A-Za-z0-9]{1,128}$/.test(s), 'token contract addresses');
-  if (tokenAddresses) nansen.tokenAddresses = tokenAddresses.map((a) => (/^0x[0-9a-f]+$/i.test(a) ? a.toLowerCase() : a));
-  const sectors = params.list('sector', (s) => SECTOR.test(s), "Nansen token sectors: letters, digits, spaces and ( ) & ' . / + - _ :");
-  if (sectors) nansen.sectors = sectors;
-  const includeStablecoins = params.boolean('include_stablecoins');
-  if (includeStablecoins !== undefined) nansen.includeStablecoins = includeStablecoins;
-  const includeNativeTokens = params.boolean('include_native_tokens');
-  if (includeNativeTokens !== undefined) nansen.includeNativeTokens = includeNativeTokens;
-  const marketCapUsd = params.range('market_cap_usd', false);
-  if (marketCapUsd) nansen.marketCapUsd = marketCapUsd;
-  const traderCount = params.range('trader_count', true);
-  if (traderCount) nansen.traderCount = traderCount;
-  const tokenAgeDays = params.range('token_age_days', true);
-  if (tokenAgeDays) nansen.tokenAgeDays = tokenAgeDays;
-
-  const sort = params.sort(mode === 'snapshot' ? DEFAULT_SNAPSHOT_SORT : DEFAULT_SERIES_SORT);
-  const limit = params.integer('limit', 1, MAX_LIMIT) ?? DEFAULT_LIMIT;
-  const cursorText = params.string('cursor');
-  params.string('format');
-
-  const query: NetflowsQuery = {
-    mode,
-    window,
-    startDay: mode === 'series' ? startDay : 0,
-    endDay: mode === 'series' ? endDay : 0,
-    sources,
-    assets,
-    entities,
-    chains,
-    nansen,
-    sort,
-    limit,
-    offset: 0,
-  };
-  const fingerprint = fingerprintOf(query);
-  if (cursorText !== undefined) query.offset = decodeCursor(cursorText, fingerprint);
+/** What the question is about: sources, assets, entities, chains, and each source's own filters. */
+function parseSubjects(params: Params, rules: QueryRules): Pick<NetflowsQuery, 'sources' | 'assets' | 'entities' | 'chains' | 'sourceParams'> {
+  const ids = rules.sources.map((s) => s.id);
   return {
-    query,
-    fingerprint,
-    nansenOnlyParams: NANSEN_ONLY_PARAMS.filter((name) => params.has(name)),
-    warnings,
+    sources: params.list('source', (s) => ids.includes(s), ids.join(' or ')),
+    assets: params.list('asset', (s) => /^[a-z0-9][a-z0-9_.-]{0,63}$/.test(s), 'asset ids such as btc or usdt_eth', true),
+    entities: params.list('entity', (s) => rules.entities.has(s), `${rules.entityHint}; see /catalog`, true),
+    chains: params.list('chain', (s) => /^[a-z0-9_]{1,32}$/.test(s), 'chain names such as ethereum or solana', true),
+    sourceParams: Object.fromEntries(rules.sources.map((s) => [s.id, s.params.parse(params)])),
   };
 }
 
 /** A stable text for the question: list order and duplicates do not change it. */
-export function fingerprintOf(query: NetflowsQuery): string {
+export function fingerprintOf(query: NetflowsQuery, rules: QueryRules = DEFAULT_RULES): string {
   const sorted = (list: readonly string[] | undefined) => (list ? [...list].sort() : null);
   return JSON.stringify([
     query.mode,
@@ -177,24 +138,21 @@ export function fingerprintOf(query: NetflowsQuery): string {
     sorted(query.assets),
     sorted(query.entities),
     sorted(query.chains),
-    sorted(query.nansen.tokenAddresses),
-    sorted(query.nansen.sectors),
-    query.nansen.includeStablecoins ?? null,
-    query.nansen.includeNativeTokens ?? null,
-    query.nansen.marketCapUsd ?? null,
-    query.nansen.traderCount ?? null,
-    query.nansen.tokenAgeDays ?? null,
+    ...rules.sources.flatMap((s) => s.params.fingerprint(query.sourceParams[s.id])),
     query.sort.map((k) => (k.descending ? '-' : '') + k.field),
     query.limit,
   ]);
 }
 
-class Params {
-  constructor(private readonly raw: RawQuery) {
+class Params implements ParamReader {
+  constructor(
+    private readonly raw: RawQuery,
+    known: readonly string[],
+  ) {
     for (const name of Object.keys(raw)) {
-      if (!(NETFLOWS_PARAMS as readonly string[]).includes(name)) {
+      if (!known.includes(name)) {
         const shown = echo(name);
-        throw invalidParameter(shown, `unknown parameter \`${shown}\`; known parameters are ${NETFLOWS_PARAMS.join(', ')}`);
+        throw invalidParameter(shown, `unknown parameter \`${shown}\`; known parameters are ${known.join(', ')}`);
       }
     }
   }

@@ -1,5 +1,5 @@
 import { invalidParameter, upstreamProblem, UpstreamError } from '../errors.js';
-import { SOURCES, type CacheOutcome, type CreditMeter, type NetflowRecord, type Provider, type SourceAnswer, type SourceId, type UpstreamCost } from '../model.js';
+import type { CacheOutcome, CreditMeter, NetflowRecord, Provider, SourceAnswer, SourceId, UpstreamCost } from '../model.js';
 import { rfc3339 } from '../time.js';
 import { compareRecords } from './merge.js';
 import type { ParsedQuery } from './query.js';
@@ -39,8 +39,11 @@ const FREE: Admission = async () => ({ charge: () => undefined, settle: async ()
  */
 export class NetflowsService {
   private readonly providers: ReadonlyMap<SourceId, Provider>;
+  private readonly titles: ReadonlyMap<SourceId, string>;
 
   constructor(
+    /** Every registered source, in the order answers list them. */
+    private readonly sources: readonly { id: SourceId; title: string }[],
     providers: readonly Provider[],
     /** Sources that are configured off, with the reason (e.g. no key). */
     private readonly disabled: ReadonlyMap<SourceId, string>,
@@ -48,6 +51,7 @@ export class NetflowsService {
     private readonly onSourceAnswer: (source: SourceId, outcome: CacheOutcome | 'error') => void = () => {},
   ) {
     this.providers = new Map(providers.map((p) => [p.id, p]));
+    this.titles = new Map(sources.map((s) => [s.id, s.title]));
   }
 
   async answer(parsed: ParsedQuery, signal: AbortSignal, admit: Admission = FREE): Promise<NetflowsAnswer> {
@@ -57,7 +61,7 @@ export class NetflowsService {
     const statuses = new Map<SourceId, SourceStatus>();
     const asked: Provider[] = [];
 
-    for (const source of SOURCES) {
+    for (const { id: source } of this.sources) {
       if (query.sources && !named.has(source)) {
         statuses.set(source, skipped(source));
         continue;
@@ -119,7 +123,7 @@ export class NetflowsService {
     const merged = answers.flatMap((a) => a.records).sort(compareRecords(query.sort));
     const end = query.offset + query.limit;
     const more = merged.length > end || answers.some((a) => a.hasMore);
-    const sources = SOURCES.map((s) => statuses.get(s)!);
+    const sources = this.sources.map((s) => statuses.get(s.id)!);
     return {
       records: merged.slice(query.offset, end),
       nextOffset: more ? end : null,
@@ -132,9 +136,11 @@ export class NetflowsService {
     };
   }
 
+  /** A parameter only another source understands takes this one out; then the provider's own reasons. */
   private cannotAnswer(provider: Provider, parsed: ParsedQuery): string | undefined {
-    if (provider.id === 'coinmetrics' && parsed.nansenOnlyParams.length > 0) {
-      return `${parsed.nansenOnlyParams.join(', ')} ${parsed.nansenOnlyParams.length > 1 ? 'are' : 'is'} Nansen-only`;
+    const foreign = Object.entries(parsed.ownParams).filter(([owner, names]) => owner !== provider.id && names.length > 0);
+    if (foreign.length > 0) {
+      return foreign.map(([owner, names]) => `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} ${this.titles.get(owner) ?? owner}-only`).join('; ');
     }
     return provider.cannotAnswer(parsed.query);
   }

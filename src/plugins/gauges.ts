@@ -5,12 +5,15 @@ import type { BudgetStore } from '../budget/store.js';
 import type { RenderedCache } from '../cache/rendered.js';
 import type { UpstreamCache } from '../cache/upstream-cache.js';
 import type { Metrics } from '../metrics.js';
+import type { SourceId } from '../model.js';
 import type { Clock } from '../time.js';
 
 export interface GaugeSources {
   cache: UpstreamCache;
   rendered: RenderedCache;
   upstreams: readonly UpstreamGuards[];
+  /** The sources that charge credits (on or off): each gets its `netflows_<source>_credits_*` gauges. */
+  creditSources: readonly { source: SourceId; title: string }[];
   callers: readonly CallerToken[];
   callerCredits: CallerCredits;
   store: BudgetStore;
@@ -23,7 +26,7 @@ const CIRCUIT_VALUES = { closed: 0, half_open: 1, open: 2 } as const;
 const SNAPSHOT_REUSE_MS = 500;
 
 /** State read when Prometheus scrapes: cache size, budgets, credits, circuits, caller quotas. */
-export function registerStateGauges(metrics: Metrics, { cache, rendered, upstreams, callers, callerCredits, store, clock, sharedMode }: GaugeSources): void {
+export function registerStateGauges(metrics: Metrics, { cache, rendered, upstreams, creditSources, callers, callerCredits, store, clock, sharedMode }: GaugeSources): void {
   metrics.gauge('netflows_shared_mode', 'Replica state: 1 for the current mode (off, shared, degraded)', ['mode'], (set) => {
     const mode = sharedMode();
     for (const m of ['off', 'shared', 'degraded']) set({ mode: m }, m === mode ? 1 : 0);
@@ -55,15 +58,7 @@ export function registerStateGauges(metrics: Metrics, { cache, rendered, upstrea
   metrics.gauge('netflows_upstream_rate_limited_total', 'Upstream 429s received since start', ['source'], async (set) => {
     for (const s of await snapshots()) set({ source: s.source }, s.upstream_429s);
   });
-  metrics.gauge('netflows_nansen_credits_remaining', 'Nansen credits left, as last reported by Nansen', [], async (set) => {
-    for (const s of await snapshots()) if (s.credits?.remaining != null) set({}, s.credits.remaining);
-  });
-  metrics.gauge('netflows_nansen_credits_spent_today', 'Nansen credits spent this UTC day', [], async (set) => {
-    for (const s of await snapshots()) if (s.credits) set({}, s.credits.spent_today);
-  });
-  metrics.gauge('netflows_nansen_credits_in_flight', 'Nansen credits reserved by calls under way', [], async (set) => {
-    for (const s of await snapshots()) if (s.credits) set({}, s.credits.in_flight);
-  });
+  for (const { source, title } of creditSources) registerCreditGauges(metrics, source, title, snapshots);
   metrics.gauge('netflows_caller_quota_remaining', 'Requests a caller may still make in each window of its quota', ['caller', 'window'], async (set) => {
     const now = clock();
     for (const caller of callers) {
@@ -85,4 +80,23 @@ export function registerStateGauges(metrics: Metrics, { cache, rendered, upstrea
       }
     },
   );
+}
+
+type Snapshots = () => Promise<Awaited<ReturnType<typeof upstreamSnapshot>>[]>;
+
+/** A credit-charging source's ledger: left as it last reported, spent this UTC day, reserved by calls under way. */
+function registerCreditGauges(metrics: Metrics, source: SourceId, title: string, snapshots: Snapshots): void {
+  const ledger = async () => (await snapshots()).find((s) => s.source === source)?.credits;
+  metrics.gauge(`netflows_${source}_credits_remaining`, `${title} credits left, as last reported by ${title}`, [], async (set) => {
+    const credits = await ledger();
+    if (credits?.remaining != null) set({}, credits.remaining);
+  });
+  metrics.gauge(`netflows_${source}_credits_spent_today`, `${title} credits spent this UTC day`, [], async (set) => {
+    const credits = await ledger();
+    if (credits) set({}, credits.spent_today);
+  });
+  metrics.gauge(`netflows_${source}_credits_in_flight`, `${title} credits reserved by calls under way`, [], async (set) => {
+    const credits = await ledger();
+    if (credits) set({}, credits.in_flight);
+  });
 }

@@ -1,86 +1,78 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { plainProblemResponses, problemResponses } from '../schema/index.js';
-import type { Config } from '../config.js';
-import { EXCHANGES } from '../providers/coinmetrics/catalog.js';
-import { COHORTS, NANSEN_CHAINS } from '../providers/nansen/catalog.js';
-import { SNAPSHOT_WINDOWS } from '../model.js';
+import { sourceConfig, type Config } from '../config.js';
+import type { JsonSchema, Registry } from '../providers/descriptor.js';
+import { entityTypes, plainProblemResponses, problemResponses } from '../schema/index.js';
 
-const catalogSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['sources', 'entities', 'windows', 'intervals', 'smart_money_labels', 'chains', 'default_assets'],
-  properties: {
-    sources: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['source', 'enabled', 'detail'],
-        properties: {
-          source: { type: 'string' },
-          enabled: { type: 'boolean' },
-          mode: { type: 'string', description: 'Coin Metrics: community or pro.' },
-          detail: { type: 'string' },
+const stringList = { type: 'array', items: { type: 'string' } } as const;
+const listsBySource = { type: 'object', additionalProperties: stringList } as const;
+
+/** /catalog's schema: the registry's entity types, each source's entity fields and top-level lists. */
+function catalogSchema(registry: Registry) {
+  const entityFields: Record<string, JsonSchema> = Object.assign({}, ...registry.map((d) => d.catalog.entityFields ?? {}));
+  const lists = Object.fromEntries(registry.flatMap((d) => Object.keys(d.catalog.lists ?? {})).map((name) => [name, stringList]));
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['sources', 'entities', 'windows', 'intervals', ...Object.keys(lists), 'chains', 'default_assets'],
+    properties: {
+      sources: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['source', 'enabled', 'detail'],
+          properties: {
+            source: { type: 'string' },
+            enabled: { type: 'boolean' },
+            mode: { type: 'string', description: 'Coin Metrics: community or pro.' },
+            detail: { type: 'string' },
+          },
         },
       },
-    },
-    entities: {
-      type: 'array',
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['entity', 'entity_type', 'name', 'source'],
-        properties: {
-          entity: { type: 'string' },
-          entity_type: { type: 'string', enum: ['exchange', 'smart_money'] },
-          name: { type: 'string' },
-          source: { type: 'string' },
-          coinmetrics_code: { type: 'string' },
-          nansen_label: { type: 'string' },
+      entities: {
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['entity', 'entity_type', 'name', 'source'],
+          properties: {
+            entity: { type: 'string' },
+            entity_type: { type: 'string', enum: entityTypes(registry) },
+            name: { type: 'string' },
+            source: { type: 'string' },
+            ...entityFields,
+          },
         },
       },
+      windows: listsBySource,
+      intervals: listsBySource,
+      ...lists,
+      chains: listsBySource,
+      default_assets: listsBySource,
     },
-    windows: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
-    intervals: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
-    smart_money_labels: { type: 'array', items: { type: 'string' } },
-    chains: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
-    default_assets: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
-  },
-} as const;
+  } as const;
+}
 
-export const catalogRoute: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
-  const body = {
-    sources: [
-      {
-        source: 'coinmetrics',
-        enabled: true,
-        mode: config.coinmetrics.apiKey ? 'pro' : 'community',
-        detail: config.coinmetrics.apiKey
-          ? 'Coin Metrics API with the configured key'
-          : 'Coin Metrics Community API (no COINMETRICS_API_KEY): community limits, and some exchange flows may be unavailable',
-      },
-      {
-        source: 'nansen',
-        enabled: config.nansen.apiKey !== undefined,
-        detail: config.nansen.apiKey ? 'Nansen API with the configured key' : 'disabled: no NANSEN_API_KEY is configured',
-      },
-    ],
-    entities: [
-      ...EXCHANGES.map((e) => ({ entity: e.slug, entity_type: 'exchange', name: e.name, source: 'coinmetrics', coinmetrics_code: e.code })),
-      ...COHORTS.map((c) => ({
-        entity: c.entity,
-        entity_type: 'smart_money',
-        name: c.name,
-        source: 'nansen',
-        ...(c.label ? { nansen_label: c.label } : {}),
-      })),
-    ],
-    windows: { coinmetrics: ['24h', '7d', '30d'], nansen: [...SNAPSHOT_WINDOWS] },
-    intervals: { coinmetrics: ['1d'], nansen: [] },
-    smart_money_labels: COHORTS.flatMap((c) => (c.label ? [c.label] : [])),
-    chains: { nansen: [...NANSEN_CHAINS], coinmetrics: ['derived from the asset id: btc → bitcoin, usdt_eth → ethereum, …'] },
-    default_assets: { coinmetrics: [...config.coinmetrics.assets], nansen: ['every token'] },
+/** What there is to ask for, from each registered source's descriptor and configuration. */
+function catalogBody(config: Config<Registry>, registry: Registry) {
+  const bySource = (read: (d: Registry[number]) => readonly string[]) => Object.fromEntries(registry.map((d) => [d.id, [...read(d)]]));
+  return {
+    sources: registry.map((d) => {
+      const status = d.status(sourceConfig(config, d));
+      if (!status.enabled) return { source: d.id, enabled: false, detail: `disabled: ${status.because}` };
+      return { source: d.id, enabled: true, ...(status.mode ? { mode: status.mode } : {}), detail: status.detail };
+    }),
+    entities: registry.flatMap((d) => d.catalog.entities.map((e) => ({ entity: e.entity, entity_type: d.entityType, name: e.name, source: d.id, ...e.fields }))),
+    windows: bySource((d) => d.catalog.windows),
+    intervals: bySource((d) => d.catalog.intervals),
+    ...Object.assign({}, ...registry.map((d) => d.catalog.lists ?? {})),
+    chains: bySource((d) => d.catalog.chains),
+    default_assets: bySource((d) => d.defaultAssets(sourceConfig(config, d))),
   };
+}
+
+export const catalogRoute: FastifyPluginAsync<{ config: Config<Registry>; registry: Registry }> = async (app, { config, registry }) => {
+  const body = catalogBody(config, registry);
   app.get(
     '/catalog',
     {
@@ -91,7 +83,7 @@ export const catalogRoute: FastifyPluginAsync<{ config: Config }> = async (app, 
         security: [{ bearer: [] }, {}],
         querystring: { type: 'object', additionalProperties: false, properties: {} },
         response: {
-          200: { description: 'What there is to ask for.', ...catalogSchema },
+          200: { description: 'What there is to ask for.', ...catalogSchema(registry) },
           ...plainProblemResponses,
           401: problemResponses[401],
           429: problemResponses[429],

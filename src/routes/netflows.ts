@@ -3,10 +3,10 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { KeptAnswer, type Rendered, type RenderedCache } from '../cache/rendered.js';
 import { encodeCursor } from '../netflows/cursor.js';
 import { CONTENT_TYPES, negotiateFormat, serialize, sourcesHeader, type Format } from '../netflows/format.js';
-import { parseNetflowsQuery, type RawQuery } from '../netflows/query.js';
+import { parseNetflowsQuery, type QueryRules, type RawQuery } from '../netflows/query.js';
 import type { Admission, NetflowsAnswer, NetflowsService, SourceStatus } from '../netflows/service.js';
 import { addVary } from '../plugins/vary.js';
-import { netflowsQuerySchema, problemResponses, WINDOW_RULE } from '../schema/index.js';
+import { problemResponses, WINDOW_RULE, type netflowsQuerySchema } from '../schema/index.js';
 import type { Clock } from '../time.js';
 
 export interface NetflowsRouteOptions {
@@ -21,10 +21,14 @@ export interface NetflowsRouteOptions {
   onKeptAnswer?: (hit: boolean) => void;
   /** How a caller's question is admitted at its planned cost (its credit allowance); default: free. */
   admit?: (caller: string | undefined) => Admission;
+  /** The registry's query schema, query rules and sign rule. */
+  querySchema: ReturnType<typeof netflowsQuerySchema>;
+  rules: QueryRules;
+  signRule: string;
 }
 
 export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (app, options) => {
-  const { service, clock, rendered, deadlineMs, privateCache, onKeptAnswer = () => {}, admit } = options;
+  const { service, clock, rendered, deadlineMs, privateCache, onKeptAnswer = () => {}, admit, querySchema, rules, signRule } = options;
 
   app.get(
     '/netflows',
@@ -37,13 +41,13 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
         description:
           'Snapshot mode (window=…, the default) gives one row per source × entity × asset with the flow over the trailing window. ' +
           `Series mode (interval=1d) gives daily Coin Metrics rows between start and end. ${WINDOW_RULE} ` +
-          'net_flow_* is the net amount flowing into the entity: positive means the entity\'s holdings grew, for both sources. ' +
+          `Sign rule: ${signRule} ` +
           'Rows are merged from every source, sorted (nulls last) and paged with an opaque cursor. ' +
           'Examples: `?window=7d&limit=5` (the weekly leaderboard across both sources); ' +
           '`?interval=1d&asset=btc&entity=binance&start=2026-10-01&end=2026-10-31` (31 daily rows); ' +
           '`?window=24h&entity=smart_money:fund,binance&format=csv` (a spreadsheet); ' +
           '`?source=nansen&chain=solana&sort=-trader_count&limit=20` (where smart money crowds on Solana).',
-        querystring: netflowsQuerySchema,
+        querystring: querySchema,
         response: {
           200: {
             description: 'A page of rows (JSON), or the same rows as CSV or NDJSON.',
@@ -71,7 +75,7 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
         return send(reply, kept.answer, request.headers['if-none-match']);
       }
 
-      const parsed = parseNetflowsQuery(query, clock());
+      const parsed = parseNetflowsQuery(query, clock(), rules);
       const questionKey = `${format}|${parsed.query.offset}|${parsed.fingerprint}`;
       const same = rendered.get(questionKey);
       if (same) {

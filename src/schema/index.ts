@@ -1,10 +1,18 @@
 import { SNAPSHOT_WINDOWS, SORT_FIELDS } from '../model.js';
-import { NETFLOWS_PARAMS } from '../netflows/query.js';
+import { COMMON_PARAMS, PAGING_PARAMS } from '../netflows/query.js';
+import type { JsonSchema, Registry } from '../providers/descriptor.js';
 
-const SIGN_RULE =
-  'net_flow_* is the net amount flowing INTO the entity during the period: positive means the entity\'s holdings grew. ' +
-  'Coin Metrics: into the exchange (deposits minus withdrawals). Nansen: into the smart-money cohort (buys and exchange withdrawals minus sells and exchange deposits). ' +
-  'Both upstreams use this orientation; no sign is flipped.';
+/**
+ * The one sign rule, the only place it is written: what every source's net flow means,
+ * with what a positive flow is for each registered source.
+ */
+export function signRule(registry: Registry): string {
+  const sources = registry.map((d) => `${d.title}: ${d.catalog.signRule}.`).join(' ');
+  return (
+    'net_flow_* is the net amount flowing INTO the entity during the period: positive means the entity\'s holdings grew. ' +
+    `${sources} Every upstream reports in this orientation; no sign is flipped.`
+  );
+}
 
 export const WINDOW_RULE =
   'Nansen gives the 1h, 24h, 7d and 30d windows directly, each ending when the snapshot was taken. ' +
@@ -15,33 +23,42 @@ const nullableNumber = { type: ['number', 'null'] } as const;
 const nullableInteger = { type: ['integer', 'null'] } as const;
 const nullableString = { type: ['string', 'null'] } as const;
 
-export const recordSchema = {
-  $id: 'NetflowRecord',
-  type: 'object',
-  description: `One net-flow row, whatever its source. ${SIGN_RULE}`,
-  additionalProperties: false,
-  required: [
-    'source', 'entity_type', 'entity', 'asset', 'chain', 'token_address', 'window', 'period_start', 'period_end',
-    'net_flow_native', 'net_flow_usd', 'market_cap_usd', 'trader_count', 'token_age_days', 'token_sectors',
-  ],
-  properties: {
-    source: { type: 'string', enum: ['coinmetrics', 'nansen'] },
-    entity_type: { type: 'string', enum: ['exchange', 'smart_money'] },
-    entity: { type: 'string', description: 'Exchange slug (binance, coinbase, …) or smart_money[:label].' },
-    asset: { type: 'string', description: 'Lower-case Coin Metrics asset id (btc, usdt_eth) or Nansen token symbol (uni).' },
-    chain: { ...nullableString, description: 'bitcoin, ethereum, solana, …; null when unknown.' },
-    token_address: { ...nullableString, description: 'Token contract address (Nansen); null for Coin Metrics.' },
-    window: { type: 'string', enum: ['1d', ...SNAPSHOT_WINDOWS], description: 'Length of the period the flow is summed over.' },
-    period_start: { type: 'string', format: 'date-time', description: 'Start of the period, inclusive (RFC 3339 UTC).' },
-    period_end: { type: 'string', format: 'date-time', description: 'End of the period, exclusive (RFC 3339 UTC).' },
-    net_flow_native: { ...nullableNumber, description: `Net flow in the asset's own units; null for Nansen. ${SIGN_RULE}` },
-    net_flow_usd: { ...nullableNumber, description: `Net flow in USD. ${SIGN_RULE}` },
-    market_cap_usd: { ...nullableNumber, description: 'Nansen only.' },
-    trader_count: { ...nullableInteger, description: 'Nansen only: smart-money traders of the token in the past 30 days.' },
-    token_age_days: { ...nullableInteger, description: 'Nansen only.' },
-    token_sectors: { type: 'array', items: { type: 'string' }, description: 'Nansen only; [] otherwise.' },
-  },
-} as const;
+/** The record, with the registry's sources and entity types as enums. */
+export function recordSchema(registry: Registry) {
+  const rule = signRule(registry);
+  return {
+    $id: 'NetflowRecord',
+    type: 'object',
+    description: `One net-flow row, whatever its source. ${rule}`,
+    additionalProperties: false,
+    required: [
+      'source', 'entity_type', 'entity', 'asset', 'chain', 'token_address', 'window', 'period_start', 'period_end',
+      'net_flow_native', 'net_flow_usd', 'market_cap_usd', 'trader_count', 'token_age_days', 'token_sectors',
+    ],
+    properties: {
+      source: { type: 'string', enum: registry.map((d) => d.id) },
+      entity_type: { type: 'string', enum: entityTypes(registry) },
+      entity: { type: 'string', description: 'Exchange slug (binance, coinbase, …) or smart_money[:label].' },
+      asset: { type: 'string', description: 'Lower-case Coin Metrics asset id (btc, usdt_eth) or Nansen token symbol (uni).' },
+      chain: { ...nullableString, description: 'bitcoin, ethereum, solana, …; null when unknown.' },
+      token_address: { ...nullableString, description: 'Token contract address (Nansen); null for Coin Metrics.' },
+      window: { type: 'string', enum: ['1d', ...SNAPSHOT_WINDOWS], description: 'Length of the period the flow is summed over.' },
+      period_start: { type: 'string', format: 'date-time', description: 'Start of the period, inclusive (RFC 3339 UTC).' },
+      period_end: { type: 'string', format: 'date-time', description: 'End of the period, exclusive (RFC 3339 UTC).' },
+      net_flow_native: { ...nullableNumber, description: `Net flow in the asset's own units; null for Nansen. ${rule}` },
+      net_flow_usd: { ...nullableNumber, description: `Net flow in USD. ${rule}` },
+      market_cap_usd: { ...nullableNumber, description: 'Nansen only.' },
+      trader_count: { ...nullableInteger, description: 'Nansen only: smart-money traders of the token in the past 30 days.' },
+      token_age_days: { ...nullableInteger, description: 'Nansen only.' },
+      token_sectors: { type: 'array', items: { type: 'string' }, description: 'Nansen only; [] otherwise.' },
+    },
+  } as const;
+}
+
+/** The registry's entity types, each once, in its order. */
+export function entityTypes(registry: Registry): string[] {
+  return [...new Set(registry.map((d) => d.entityType))];
+}
 
 export const problemSchema = {
   $id: 'Problem',
@@ -58,50 +75,50 @@ export const problemSchema = {
   },
 } as const;
 
-const sourceStatusSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['source', 'status', 'cache', 'as_of'],
-  properties: {
-    source: { type: 'string', enum: ['coinmetrics', 'nansen'] },
-    status: {
-      type: 'string',
-      enum: ['ok', 'stale', 'error', 'skipped'],
-      description: 'ok; stale (served from cache after the upstream failed or its budget ran out); error (no data from this source); skipped (not asked or not applicable).',
+/** The answer: a page of records and each source's status. */
+export function netflowsResponseSchema(registry: Registry) {
+  const sourceStatusSchema = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['source', 'status', 'cache', 'as_of'],
+    properties: {
+      source: { type: 'string', enum: registry.map((d) => d.id) },
+      status: {
+        type: 'string',
+        enum: ['ok', 'stale', 'error', 'skipped'],
+        description: 'ok; stale (served from cache after the upstream failed or its budget ran out); error (no data from this source); skipped (not asked or not applicable).',
+      },
+      cache: { type: ['null', 'string'], enum: ['hit', 'miss', 'stale', null] },
+      as_of: { ...nullableString, format: 'date-time', description: 'When the data was current.' },
+      error: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['code', 'detail'],
+        properties: { code: { type: 'string' }, detail: { type: 'string' } },
+      },
     },
-    cache: { type: ['string', 'null'], enum: ['hit', 'miss', 'stale', null] },
-    as_of: { ...nullableString, format: 'date-time', description: 'When the data was current.' },
-    error: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['code', 'detail'],
-      properties: { code: { type: 'string' }, detail: { type: 'string' } },
+  } as const;
+  return {
+    $id: 'NetflowsResponse',
+    type: 'object',
+    additionalProperties: false,
+    required: ['data', 'next_cursor', 'complete', 'sources', 'warnings'],
+    properties: {
+      data: { type: 'array', items: { $ref: 'NetflowRecord#' } },
+      next_cursor: { ...nullableString, description: 'Pass as `cursor` for the next page; null on the last page.' },
+      complete: { type: 'boolean', description: 'False when any asked-for source is stale or error.' },
+      sources: { type: 'array', items: sourceStatusSchema },
+      warnings: { type: 'array', items: { type: 'string' } },
     },
-  },
-} as const;
-
-export const netflowsResponseSchema = {
-  $id: 'NetflowsResponse',
-  type: 'object',
-  additionalProperties: false,
-  required: ['data', 'next_cursor', 'complete', 'sources', 'warnings'],
-  properties: {
-    data: { type: 'array', items: { $ref: 'NetflowRecord#' } },
-    next_cursor: { ...nullableString, description: 'Pass as `cursor` for the next page; null on the last page.' },
-    complete: { type: 'boolean', description: 'False when any asked-for source is stale or error.' },
-    sources: { type: 'array', items: sourceStatusSchema },
-    warnings: { type: 'array', items: { type: 'string' } },
-  },
-} as const;
+  } as const;
+}
 
 const list = (text: string, example?: string) => ({ type: 'string', description: `${text} Comma-separated.`, ...(example ? { examples: [example] } : {}) }) as const;
-const numberParam = (text: string) => ({ type: 'string', pattern: '^-?[0-9.eE+-]+$', description: `${text} Nansen only.` }) as const;
 
-export const netflowsQuerySchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    source: list('Sources to ask: coinmetrics, nansen. Default: every enabled source. A named source that cannot answer is a 400; an unnamed one is skipped with a warning.'),
+/** The /netflows query: the common parameters, each source's own, then paging. */
+export function netflowsQuerySchema(registry: Registry) {
+  const common = {
+    source: list(`Sources to ask: ${registry.map((d) => d.id).join(', ')}. Default: every enabled source. A named source that cannot answer is a 400; an unnamed one is skipped with a warning.`),
     window: { type: 'string', enum: [...SNAPSHOT_WINDOWS], description: `Snapshot window (default 24h). ${WINDOW_RULE}`, examples: ['7d'] },
     interval: { type: 'string', enum: ['1d'], description: 'Selects series mode: daily Coin Metrics rows between start and end. Exclusive with window.', examples: ['1d'] },
     start: { type: 'string', description: 'Series start day, YYYY-MM-DD or RFC 3339 (truncated to its UTC day). Default: end − 30 days.', examples: ['2026-10-01'] },
@@ -109,24 +126,16 @@ export const netflowsQuerySchema = {
     asset: list('Asset ids (btc, usdt_eth) or Nansen token symbols (uni). Default: Coin Metrics the configured set, Nansen every token.', 'btc,eth'),
     entity: list('Exchange slugs (binance, coinbase, …) and/or smart_money, smart_money:<label>. Default: every exchange and smart_money.', 'binance,smart_money:fund'),
     chain: list('Chain names (ethereum, solana, …). Coin Metrics rows are filtered by the chain of their asset.', 'ethereum'),
-    token_address: list('Token contract addresses. Nansen only.'),
-    sector: list("Nansen token sectors: letters, digits, spaces and ( ) & ' . / + - _ :. Nansen only."),
-    include_stablecoins: { type: 'string', enum: ['true', 'false'], description: 'Default false. Nansen only.' },
-    include_native_tokens: { type: 'string', enum: ['true', 'false'], description: 'Default false. Nansen only.' },
-    min_market_cap_usd: numberParam('Lower bound of market cap, USD.'),
-    max_market_cap_usd: numberParam('Upper bound of market cap, USD.'),
-    min_trader_count: numberParam('Lower bound of smart-money trader count.'),
-    max_trader_count: numberParam('Upper bound of smart-money trader count.'),
-    min_token_age_days: numberParam('Lower bound of token age, days.'),
-    max_token_age_days: numberParam('Upper bound of token age, days.'),
+  } satisfies Record<(typeof COMMON_PARAMS)[number], JsonSchema>;
+  const paging = {
     sort: list(`Fields to sort by, - prefix for descending, nulls last: ${SORT_FIELDS.join(', ')}. Default: snapshot -net_flow_usd; series period_start,entity,asset.`, '-net_flow_usd'),
     limit: { type: 'string', pattern: '^[0-9]+$', description: 'Rows per page, 1–1000 (default 100).', examples: ['5'] },
     cursor: { type: 'string', description: 'Opaque next_cursor from a previous page of the same query.' },
     format: { type: 'string', description: 'json (default), csv or ndjson; overrides Accept. Anything else is a 406.' },
-  },
-} as const;
-
-netflowsQuerySchema.properties satisfies Record<(typeof NETFLOWS_PARAMS)[number], unknown>;
+  } satisfies Record<(typeof PAGING_PARAMS)[number], JsonSchema>;
+  const own = Object.assign({}, ...registry.map((d) => d.params.schemas)) as Record<string, JsonSchema>;
+  return { type: 'object', additionalProperties: false, properties: { ...common, ...own, ...paging } } as const;
+}
 
 const problemResponse = (description: string) => ({
   description,

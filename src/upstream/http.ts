@@ -47,6 +47,8 @@ export interface UpstreamClientOptions {
   budget?: CallAdmission;
   circuit?: CircuitBreaker;
   retry?: RetryPolicy;
+  /** Fields of its own for the log line of an answered call (what the answer says it cost). */
+  describeAnswer?: (response: UpstreamResponse) => Record<string, unknown>;
   /** Told of every attempt: its outcome (2xx, 4xx, 429, 5xx, timeout, unreachable, too_large; refused and circuit_open without a time). */
   onAttempt?: (outcome: string, durationMs: number | undefined) => void;
 }
@@ -152,10 +154,9 @@ export class UpstreamClient {
       call.onAnswer?.(answered);
       const durationMs = Math.round(performance.now() - started);
       this.options.onAttempt?.(statusClass(response.statusCode), durationMs);
-      const creditsUsed = header(answered, 'x-nansen-credits-used');
       // An answer with an error status (a rejected key, a 429, a 5xx) is a failed call.
       const level = response.statusCode >= 400 ? 'warn' : 'info';
-      logger[level]({ upstream: this.source, path, status: response.statusCode, durationMs, bytes: body.length, ...(creditsUsed ? { creditsUsed: Number(creditsUsed) } : {}) }, 'upstream call');
+      logger[level]({ upstream: this.source, path, status: response.statusCode, durationMs, bytes: body.length, ...this.options.describeAnswer?.(answered) }, 'upstream call');
       return { response: answered };
     } catch (error) {
       const failure =

@@ -55,8 +55,8 @@ describe('parseNetflowsQuery', () => {
 
   it('records the Nansen-only parameters a caller set', () => {
     const parsed = parseNetflowsQuery({ sector: 'AI', min_market_cap_usd: '1e6', include_stablecoins: 'true' }, now);
-    expect(parsed.nansenOnlyParams.sort()).toEqual(['include_stablecoins', 'min_market_cap_usd', 'sector']);
-    expect(parsed.query.nansen).toEqual({ sectors: ['AI'], includeStablecoins: true, marketCapUsd: { min: 1e6 } });
+    expect([...parsed.ownParams.nansen!].sort()).toEqual(['include_stablecoins', 'min_market_cap_usd', 'sector']);
+    expect(parsed.query.sourceParams.nansen).toEqual({ sectors: ['AI'], includeStablecoins: true, marketCapUsd: { min: 1e6 } });
   });
 
   it('gives the same fingerprint whatever the list order', () => {

@@ -1,196 +1,41 @@
-import type { FastifyBaseLogger } from 'fastify';
-import { combineOutcomes, type UpstreamCache } from '../../cache/upstream-cache.js';
-import type { NansenConfig } from '../../config.js';
-import type { StaleReason } from '../../errors.js';
-import type { Secret } from '../../secret.js';
-import type { Clock } from '../../time.js';
-import type { UpstreamClient } from '../../upstream/http.js';
-import type { CacheOutcome, CreditMeter, FetchContext, NetflowsQuery, Provider, SortKey, SourceAnswer } from '../../model.js';
-import { COHORT_BY_ENTITY, NANSEN_CHAIN_SET, type Cohort } from './catalog.js';
-import { fetchNetflowPage, NANSEN_CREDITS_PER_CALL, type NetflowRequestBody } from './client.js';
-import { decodeNetflowRows, toRecords, type TokenFlows } from './normalize.js';
+import type { ProviderDescriptor } from '../descriptor.js';
+import { COHORTS, NANSEN_CHAINS } from './catalog.js';
+import { NANSEN_CREDITS_PER_CALL, NANSEN_FAILURES, readNansenCredits, readNansenLimits } from './client.js';
+import { readNansenConfig, type NansenConfig } from './config.js';
+import { NANSEN_PARAMS, type NansenFilters } from './params.js';
+import { createNansenProvider } from './provider.js';
 
-/** Every page costs credits: read at most this many per cohort and question. */
-export const MAX_PAGES = 10;
-export const MAX_PER_PAGE = 1000;
-const SMALL_PAGE = 100;
+/** Nansen documents no parallel cap; this keeps a burst from arriving at once. */
+const MAX_IN_FLIGHT = 10;
 
-export interface NansenDeps {
-  config: NansenConfig;
-  apiKey: Secret;
-  client: UpstreamClient;
-  cache: UpstreamCache;
-  clock: Clock;
-  logger: FastifyBaseLogger;
-  /** Bound on one upstream page load, retries included (ms). */
-  loadTimeoutMs: number;
-}
-
-/** One page as the cache holds it. */
-interface CachedPage {
-  tokens: TokenFlows[];
-  isLastPage: boolean;
-}
-
-export function createNansenProvider({ config, apiKey, client, cache, clock, logger, loadTimeoutMs }: NansenDeps): Provider {
-  return {
-    id: 'nansen',
-
-    cannotAnswer(query) {
-      if (query.mode === 'series') return 'Nansen has no history: interval=1d is not offered';
-      if (query.entities && cohortsOf(query).length === 0) return 'Nansen has smart_money entities only';
-      if (query.chains && nansenChains(query).length === 0) return `Nansen covers none of the chains asked for (${query.chains.join(', ')})`;
-      return undefined;
-    },
-
-    /** Cohorts × the pages the slice needs, less the pages held fresh: five credits a call. */
-    plan(query, { rowsNeeded }) {
-      let calls = 0;
-      for (const cohort of cohortsOf(query)) {
-        const { body, perPage, pages } = walkOf(query, cohort, rowsNeeded);
-        for (let page = 1; page <= pages; page++) {
-          const held = cache.peek(pageKey({ ...body, pagination: { page, per_page: perPage } }));
-          if (!held || cache.usability(held) !== 'fresh') calls++;
-        }
-      }
-      return { calls, credits: calls * NANSEN_CREDITS_PER_CALL };
-    },
-
-    async fetch(query: NetflowsQuery, context: FetchContext): Promise<SourceAnswer> {
-      // Every cohort's calls end before the answer does, so nothing this request started is still spending.
-      const settled = await Promise.allSettled(cohortsOf(query).map((cohort) => fetchCohort(query, cohort, context)));
-      const answers = settled.map((s) => {
-        if (s.status === 'rejected') throw s.reason;
-        return s.value;
-      });
-      const error = answers.find((a) => a.error)?.error;
-      return {
-        records: answers.flatMap((a) => a.records),
-        asOf: Math.min(...answers.map((a) => a.asOf)),
-        storedAt: Math.min(...answers.map((a) => a.asOf)),
-        cache: combineOutcomes(answers.map((a) => a.outcome)),
-        freshUntil: Math.min(...answers.map((a) => a.freshUntil)),
-        stale: error !== undefined,
-        ...(error ? { staleBecause: error } : {}),
-        hasMore: answers.some((a) => a.hasMore),
-        warnings: answers.flatMap((a) => (a.warning ? [a.warning] : [])),
-      };
-    },
-  };
-
-  /** One page through the cache: a fresh copy, a stale one while it refreshes, or one upstream call. */
-  async function page(body: NetflowRequestBody, meter: CreditMeter) {
-    return cache.get<CachedPage>(pageKey(body), async () => {
-      const fetched = await fetchNetflowPage(client, apiKey, body, AbortSignal.timeout(loadTimeoutMs), clock(), meter);
-      const value: CachedPage = { tokens: decodeNetflowRows(fetched.rows), isLastPage: fetched.isLastPage };
-      logger.info({ upstream: 'nansen', page: body.pagination.page, rows: value.tokens.length, creditsRemaining: fetched.creditsRemaining }, 'nansen page fetched');
-      // The page as received, counted as UTF-16: a close bound on what its decoded rows hold, without serialising them again.
-      return { value, freshForMs: config.ttlMs, sizeBytes: fetched.bytes * 2 };
-    });
-  }
-
-  async function fetchCohort(query: NetflowsQuery, cohort: Cohort, context: FetchContext) {
-    const { body, perPage, pages: planned } = walkOf(query, cohort, context.rowsNeeded);
-    const localAssets = query.assets ? new Set(query.assets) : undefined;
-    const tokens: TokenFlows[] = [];
-    const outcomes: CacheOutcome[] = [];
-    let asOf = Number.POSITIVE_INFINITY;
-    let freshUntil = Number.POSITIVE_INFINITY;
-    let error: StaleReason | undefined;
-    let pages = 0;
-    let searched = 0;
-    let isLastPage = false;
-    while (!isLastPage && pages < planned && tokens.length < context.rowsNeeded) {
-      pages++;
-      const result = await page({ ...body, pagination: { page: pages, per_page: perPage } }, context.meter);
-      outcomes.push(result.outcome);
-      error ??= result.error;
-      asOf = Math.min(asOf, result.entry.storedAt);
-      freshUntil = Math.min(freshUntil, result.entry.freshUntil);
-      isLastPage = result.entry.value.isLastPage;
-      searched += result.entry.value.tokens.length;
-      tokens.push(...(localAssets ? result.entry.value.tokens.filter((t) => localAssets.has(t.symbol)) : result.entry.value.tokens));
-    }
-    const short = !isLastPage && tokens.length < context.rowsNeeded;
-    return {
-      records: toRecords(tokens, { entity: cohort.entity, window: query.window, asOf }),
-      asOf,
-      freshUntil,
-      outcome: combineOutcomes(outcomes),
-      error,
-      // Filtered rows past the pages read cannot be reached by paging on: the warning says so instead.
-      hasMore: !isLastPage && !localAssets,
-      warning: !short
-        ? undefined
-        : localAssets
-          ? `nansen: asset=${[...localAssets].join(',')} matched ${tokens.length} rows of ${cohort.entity} among the first ${searched} tokens Nansen ranks by ${body.order_by?.[0]?.field ?? 'its default order'}; its other tokens were not searched`
-          : `nansen: ${cohort.entity} was read to ${pages} page${pages === 1 ? '' : 's'}; rows beyond were not fetched`,
-    };
-  }
-}
-
-function pageKey(body: NetflowRequestBody): string {
-  return `nansen|${JSON.stringify(body)}`;
-}
-
-/**
- * The pages one cohort's walk reads at most: the pages the slice `offset + limit` needs,
- * at most MAX_PAGES. An asset filter is applied here, not upstream, so it reads pages of
- * 1000 and no more of them than an unfiltered question would: normally one per cohort.
- */
-function walkOf(query: NetflowsQuery, cohort: Cohort, rowsNeeded: number) {
-  const perPage = query.assets || rowsNeeded > SMALL_PAGE ? MAX_PER_PAGE : SMALL_PAGE;
-  return { body: toUpstreamBody(query, cohort), perPage, pages: Math.min(MAX_PAGES, Math.ceil(rowsNeeded / perPage)) };
-}
-
-function cohortsOf(query: NetflowsQuery): Cohort[] {
-  if (!query.entities) return [COHORT_BY_ENTITY.get('smart_money')!];
-  return query.entities.map((e) => COHORT_BY_ENTITY.get(e)).filter((c): c is Cohort => c !== undefined);
-}
-
-function nansenChains(query: NetflowsQuery): string[] {
-  return (query.chains ?? []).filter((c) => NANSEN_CHAIN_SET.has(c));
-}
-
-/** Step one of the provider: our question as a strict `smart-money/netflow` body, pagination left to the caller. */
-export function toUpstreamBody(query: NetflowsQuery, cohort: Cohort): Omit<NetflowRequestBody, 'pagination'> {
-  const { nansen } = query;
-  const filters: NonNullable<NetflowRequestBody['filters']> = {};
-  if (cohort.label) filters.include_smart_money_labels = [cohort.label];
-  if (nansen.tokenAddresses) filters.token_address = [...nansen.tokenAddresses].sort();
-  if (nansen.includeStablecoins !== undefined) filters.include_stablecoins = nansen.includeStablecoins;
-  if (nansen.includeNativeTokens !== undefined) filters.include_native_tokens = nansen.includeNativeTokens;
-  if (nansen.sectors) filters.token_sector = [...nansen.sectors].sort();
-  if (nansen.traderCount) filters.trader_count = nansen.traderCount;
-  if (nansen.tokenAgeDays) filters.token_age_days = nansen.tokenAgeDays;
-  if (nansen.marketCapUsd) filters.market_cap_usd = nansen.marketCapUsd;
-  const chains = query.chains ? nansenChains(query).sort() : ['all'];
-  return {
-    chains,
-    ...(Object.keys(filters).length > 0 ? { filters } : {}),
-    order_by: orderBy(query.sort, query.window),
-  };
-}
-
-/**
- * Pushes our sort down so the first pages hold the rows the merged page needs. Keys that
- * are the same on every row of one cohort call (entity, period, native flow) are dropped;
- * symbol, chain and address break ties as our merge does.
- */
-function orderBy(sort: readonly SortKey[], window: NetflowsQuery['window']): NonNullable<NetflowRequestBody['order_by']> {
-  const fields: Partial<Record<SortKey['field'], string>> = {
-    net_flow_usd: `net_flow_${window}_usd`,
-    market_cap_usd: 'market_cap_usd',
-    trader_count: 'trader_count',
-    asset: 'token_symbol',
-  };
-  const order: NonNullable<NetflowRequestBody['order_by']> = [];
-  for (const key of sort) {
-    const field = fields[key.field];
-    if (field) order.push({ field, direction: key.descending ? 'DESC' : 'ASC' });
-  }
-  for (const field of ['token_symbol', 'chain', 'token_address']) {
-    if (!order.some((o) => o.field === field)) order.push({ field, direction: 'ASC' });
-  }
-  return order;
-}
+/** Nansen smart-money net flows: a snapshot of four windows per token, five credits a page; off without a key. */
+export const nansen: ProviderDescriptor<'nansen', NansenConfig, NansenFilters> = {
+  id: 'nansen',
+  title: 'Nansen',
+  entityType: 'smart_money',
+  catalog: {
+    entities: COHORTS.map((c) => ({ entity: c.entity, name: c.name, ...(c.label ? { fields: { nansen_label: c.label } } : {}) })),
+    entityHint: 'smart_money[:label]',
+    entityFields: { nansen_label: { type: 'string' } },
+    windows: ['1h', '24h', '7d', '30d'],
+    intervals: [],
+    chains: NANSEN_CHAINS,
+    lists: { smart_money_labels: COHORTS.flatMap((c) => (c.label ? [c.label] : [])) },
+    signRule: 'into the smart-money cohort (buys and exchange withdrawals minus sells and exchange deposits)',
+  },
+  params: NANSEN_PARAMS,
+  readConfig: readNansenConfig,
+  status: (config) =>
+    config.apiKey
+      ? { enabled: true, detail: 'Nansen API with the configured key' }
+      : { enabled: false, because: 'no NANSEN_API_KEY is configured', warning: 'NANSEN_API_KEY is not set: the Nansen source is disabled' },
+  defaultAssets: () => ['every token'],
+  budget: (config) => ({
+    maxInFlight: MAX_IN_FLIGHT,
+    readLimits: readNansenLimits,
+    retryAfter: NANSEN_FAILURES.retryAfter,
+    credits: { costPerCall: NANSEN_CREDITS_PER_CALL, reserve: config.creditReserve, dailyCap: config.dailyCreditCap, read: readNansenCredits },
+    recordedHeaders: /^x-nansen-credits|^x-nansen-ratelimit-scope$/,
+  }),
+  create: createNansenProvider,
+};
