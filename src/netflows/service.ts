@@ -30,6 +30,13 @@ export interface NetflowsAnswer {
 /** Admits a question at its planned cost (or throws), and meters what it really costs. */
 export type Admission = (planned: UpstreamCost) => Promise<CreditMeter & { settle(): Promise<void> }>;
 
+/** One question's round: the providers asked, each source's status so far, the warnings. */
+interface Round {
+  asked: Provider[];
+  statuses: Map<SourceId, SourceStatus>;
+  warnings: string[];
+}
+
 const FREE: Admission = async () => ({ charge: () => undefined, settle: async () => undefined });
 
 /**
@@ -56,61 +63,64 @@ export class NetflowsService {
 
   async answer(parsed: ParsedQuery, signal: AbortSignal, admit: Admission = FREE): Promise<NetflowsAnswer> {
     const { query } = parsed;
-    const warnings = [...parsed.warnings];
-    const named = new Set(query.sources ?? []);
-    const statuses = new Map<SourceId, SourceStatus>();
-    const asked: Provider[] = [];
-
-    for (const { id: source } of this.sources) {
-      if (query.sources && !named.has(source)) {
-        statuses.set(source, skipped(source));
-        continue;
-      }
-      const provider = this.providers.get(source);
-      const reason = provider ? this.cannotAnswer(provider, parsed) : this.disabled.get(source) ?? `${source} is not enabled`;
-      if (reason === undefined) {
-        asked.push(provider!);
-        continue;
-      }
-      if (named.has(source)) throw invalidParameter('source', `${source} cannot answer this query: ${reason}`);
-      statuses.set(source, skipped(source));
-      if (provider) warnings.push(`${source} skipped: ${reason}`);
-    }
-    if (asked.length === 0) {
-      throw invalidParameter(query.sources ? 'source' : 'entity', `no enabled source can answer this query: ${warnings.join('; ') || 'none is enabled'}`);
-    }
-
+    const round = this.plan(parsed);
     const rowsNeeded = query.offset + query.limit;
-    const planned = asked.map((p) => p.plan(query, { rowsNeeded })).reduce((a, b) => ({ calls: a.calls + b.calls, credits: a.credits + b.credits }));
+    const planned = round.asked.map((p) => p.plan(query, { rowsNeeded })).reduce((a, b) => ({ calls: a.calls + b.calls, credits: a.credits + b.credits }));
     const meter = await admit(planned);
     let settled: PromiseSettledResult<SourceAnswer>[];
     try {
-      settled = await Promise.allSettled(asked.map((p) => beforeDeadline(p.id, p.fetch(query, { rowsNeeded, meter }), signal)));
+      settled = await Promise.allSettled(round.asked.map((p) => beforeDeadline(p.id, p.fetch(query, { rowsNeeded, meter }), signal)));
     } finally {
       await meter.settle();
     }
+    const answers = this.collect(round, settled);
+    return { ...this.merge(parsed, round, answers), planned };
+  }
+
+  /** Which sources are asked; the others are skipped (with a warning when they could have been), or a 400 when named. */
+  private plan(parsed: ParsedQuery): Round {
+    const { query } = parsed;
+    const named = new Set(query.sources ?? []);
+    const round: Round = { asked: [], statuses: new Map(), warnings: [...parsed.warnings] };
+    for (const { id: source } of this.sources) {
+      if (query.sources && !named.has(source)) {
+        round.statuses.set(source, skipped(source));
+        continue;
+      }
+      const provider = this.providers.get(source);
+      const reason = provider ? this.cannotAnswer(provider, parsed) : (this.disabled.get(source) ?? `${source} is not enabled`);
+      if (reason === undefined) {
+        round.asked.push(provider!);
+        continue;
+      }
+      if (named.has(source)) throw invalidParameter('source', `${source} cannot answer this query: ${reason}`);
+      round.statuses.set(source, skipped(source));
+      if (provider) round.warnings.push(`${source} skipped: ${reason}`);
+    }
+    if (round.asked.length === 0) {
+      throw invalidParameter(query.sources ? 'source' : 'entity', `no enabled source can answer this query: ${round.warnings.join('; ') || 'none is enabled'}`);
+    }
+    return round;
+  }
+
+  /** Each asked source's answer or failure, as its status; the answer is the failure itself when every source failed. */
+  private collect(round: Round, settled: PromiseSettledResult<SourceAnswer>[]): SourceAnswer[] {
     const answers: SourceAnswer[] = [];
     const failures: UpstreamError[] = [];
     settled.forEach((outcome, i) => {
-      const source = asked[i]!.id;
+      const source = round.asked[i]!.id;
       if (outcome.status === 'rejected') {
         if (!(outcome.reason instanceof UpstreamError)) throw outcome.reason;
         failures.push(outcome.reason);
         this.onSourceAnswer(source, 'error');
-        statuses.set(source, {
-          source,
-          status: 'error',
-          cache: null,
-          as_of: null,
-          error: { code: outcome.reason.failure, detail: outcome.reason.message },
-        });
+        round.statuses.set(source, { source, status: 'error', cache: null, as_of: null, error: { code: outcome.reason.failure, detail: outcome.reason.message } });
         return;
       }
       const answer = outcome.value;
       answers.push(answer);
       this.onSourceAnswer(source, answer.cache);
-      warnings.push(...answer.warnings);
-      statuses.set(source, {
+      round.warnings.push(...answer.warnings);
+      round.statuses.set(source, {
         source,
         status: answer.stale ? 'stale' : 'ok',
         cache: answer.cache,
@@ -119,20 +129,24 @@ export class NetflowsService {
       });
     });
     if (answers.length === 0) throw upstreamProblem(failures);
+    return answers;
+  }
 
+  /** Every answer's rows merged, sorted and paged, with each source's status in registry order. */
+  private merge(parsed: ParsedQuery, round: Round, answers: readonly SourceAnswer[]): Omit<NetflowsAnswer, 'planned'> {
+    const { query } = parsed;
     const merged = answers.flatMap((a) => a.records).sort(compareRecords(query.sort));
     const end = query.offset + query.limit;
     const more = merged.length > end || answers.some((a) => a.hasMore);
-    const sources = this.sources.map((s) => statuses.get(s.id)!);
+    const sources = this.sources.map((s) => round.statuses.get(s.id)!);
     return {
       records: merged.slice(query.offset, end),
       nextOffset: more ? end : null,
       complete: sources.every((s) => s.status === 'ok' || s.status === 'skipped'),
       sources,
-      warnings,
+      warnings: round.warnings,
       freshUntil: Math.min(...answers.map((a) => a.freshUntil)),
       storedAt: Math.min(...answers.map((a) => a.storedAt)),
-      planned,
     };
   }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
 import { KeptAnswer, type Rendered, type RenderedCache } from '../cache/rendered.js';
 import { encodeCursor } from '../netflows/cursor.js';
 import { CONTENT_TYPES, negotiateFormat, serialize, sourcesHeader, type Format } from '../netflows/format.js';
@@ -28,111 +28,115 @@ export interface NetflowsRouteOptions {
 }
 
 export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (app, options) => {
-  const { service, clock, rendered, deadlineMs, privateCache, onKeptAnswer = () => {}, admit, querySchema, rules, signRule } = options;
+  const { service, clock, rendered, deadlineMs, privateCache, onKeptAnswer = () => {}, admit, rules } = options;
+  const send = (reply: FastifyReply, answer: Rendered, ifNoneMatch: string | undefined) => sendRendered(reply, answer, ifNoneMatch, clock(), privateCache);
+  const servedAgain = (request: FastifyRequest, reply: FastifyReply, kept: KeptAnswer) => {
+    onKeptAnswer(true);
+    request.cacheOutcome = 'hit';
+    return send(reply, kept.answer, request.headers['if-none-match']);
+  };
 
-  app.get(
-    '/netflows',
-    {
-      schema: {
-        summary: 'Net flows from Coin Metrics (exchanges) and Nansen (smart money), in one record schema',
-        operationId: 'getNetflows',
-        tags: ['netflows'],
-        security: [{ bearer: [] }, {}],
-        description:
-          'Snapshot mode (window=…, the default) gives one row per source × entity × asset with the flow over the trailing window. ' +
-          `Series mode (interval=1d) gives daily Coin Metrics rows between start and end. ${WINDOW_RULE} ` +
-          `Sign rule: ${signRule} ` +
-          'Rows are merged from every source, sorted (nulls last) and paged with an opaque cursor. ' +
-          'Examples: `?window=7d&limit=5` (the weekly leaderboard across both sources); ' +
-          '`?interval=1d&asset=btc&entity=binance&start=2026-10-01&end=2026-10-31` (31 daily rows); ' +
-          '`?window=24h&entity=smart_money:fund,binance&format=csv` (a spreadsheet); ' +
-          '`?source=nansen&chain=solana&sort=-trader_count&limit=20` (where smart money crowds on Solana).',
-        querystring: querySchema,
-        response: {
-          200: {
-            description: 'A page of rows (JSON), or the same rows as CSV or NDJSON.',
-            headers: ANSWER_HEADERS,
-            content: {
-              'application/json': { schema: { $ref: 'NetflowsResponse#' } },
-              'text/csv': { schema: { type: 'string' } },
-              'application/x-ndjson': { schema: { type: 'string' } },
-            },
-          },
-          304: { description: 'Not modified (If-None-Match matched the ETag).', type: 'null' },
-          ...problemResponses,
+  app.get('/netflows', { schema: routeSchema(options.querySchema, options.signRule) }, async (request, reply) => {
+    const query = request.query as RawQuery;
+    const format = negotiateFormat(query.format, request.headers.accept);
+    // By the negotiated format, not the raw Accept: a caller cannot make keys by spelling it anew.
+    const requestKey = `${format}\n${request.url}`;
+    const kept = rendered.get(requestKey);
+    if (kept) return servedAgain(request, reply, kept);
+
+    const parsed = parseNetflowsQuery(query, clock(), rules);
+    const questionKey = `${format}|${parsed.query.offset}|${parsed.fingerprint}`;
+    const same = rendered.get(questionKey);
+    if (same) {
+      rendered.set([requestKey], same);
+      return servedAgain(request, reply, same);
+    }
+
+    onKeptAnswer(false);
+    const answer = await service.answer(parsed, AbortSignal.timeout(deadlineMs), admit?.(request.caller));
+    request.plannedCost = answer.planned;
+    request.cacheOutcome = answer.sources.flatMap((s) => (s.cache ? [`${s.source}:${s.cache}`] : s.status === 'error' ? [`${s.source}:error`] : [])).join(',');
+    const nextCursor = answer.nextOffset === null ? null : encodeCursor(answer.nextOffset, parsed.fingerprint);
+    const link = nextCursor ? `<${nextLink(request.routeOptions.url ?? '/netflows', query, nextCursor)}>; rel="next"` : undefined;
+    const fresh = render(answer, format, nextCursor, link);
+    if (answer.complete) rendered.set([requestKey, questionKey], keptAnswer(answer, fresh, format, nextCursor, link));
+    return send(reply, fresh, request.headers['if-none-match']);
+  });
+};
+
+/** The route's schema: its query from the registry, its description with the one sign rule. */
+function routeSchema(querySchema: NetflowsRouteOptions['querySchema'], signRule: string): FastifySchema {
+  return {
+    summary: 'Net flows from Coin Metrics (exchanges) and Nansen (smart money), in one record schema',
+    operationId: 'getNetflows',
+    tags: ['netflows'],
+    security: [{ bearer: [] }, {}],
+    description:
+      'Snapshot mode (window=…, the default) gives one row per source × entity × asset with the flow over the trailing window. ' +
+      `Series mode (interval=1d) gives daily Coin Metrics rows between start and end. ${WINDOW_RULE} ` +
+      `Sign rule: ${signRule} ` +
+      'Rows are merged from every source, sorted (nulls last) and paged with an opaque cursor. ' +
+      'Examples: `?window=7d&limit=5` (the weekly leaderboard across both sources); ' +
+      '`?interval=1d&asset=btc&entity=binance&start=2026-10-01&end=2026-10-31` (31 daily rows); ' +
+      '`?window=24h&entity=smart_money:fund,binance&format=csv` (a spreadsheet); ' +
+      '`?source=nansen&chain=solana&sort=-trader_count&limit=20` (where smart money crowds on Solana).',
+    querystring: querySchema,
+    response: {
+      200: {
+        description: 'A page of rows (JSON), or the same rows as CSV or NDJSON.',
+        headers: ANSWER_HEADERS,
+        content: {
+          'application/json': { schema: { $ref: 'NetflowsResponse#' } },
+          'text/csv': { schema: { type: 'string' } },
+          'application/x-ndjson': { schema: { type: 'string' } },
         },
       },
+      304: { description: 'Not modified (If-None-Match matched the ETag).', type: 'null' },
+      ...problemResponses,
     },
-    async (request, reply) => {
-      const query = request.query as RawQuery;
-      const format = negotiateFormat(query.format, request.headers.accept);
-      // By the negotiated format, not the raw Accept: a caller cannot make keys by spelling it anew.
-      const requestKey = `${format}\n${request.url}`;
-      const kept = rendered.get(requestKey);
-      if (kept) {
-        onKeptAnswer(true);
-        request.cacheOutcome = 'hit';
-        return send(reply, kept.answer, request.headers['if-none-match']);
-      }
+  };
+}
 
-      const parsed = parseNetflowsQuery(query, clock(), rules);
-      const questionKey = `${format}|${parsed.query.offset}|${parsed.fingerprint}`;
-      const same = rendered.get(questionKey);
-      if (same) {
-        rendered.set([requestKey], same);
-        onKeptAnswer(true);
-        request.cacheOutcome = 'hit';
-        return send(reply, same.answer, request.headers['if-none-match']);
-      }
+/**
+ * A complete answer, kept for as long as its data is fresh. Served again it says `hit` for
+ * every source; the ETag of the answer that said `miss` still matches it.
+ */
+function keptAnswer(answer: NetflowsAnswer, fresh: Rendered, format: Format, nextCursor: string | null, link: string | undefined): KeptAnswer {
+  const allHits = answer.sources.every((s) => s.cache === null || s.cache === 'hit');
+  const asHit = () => render({ ...answer, sources: answer.sources.map((s) => (s.cache === null ? s : { ...s, cache: 'hit' })) }, format, nextCursor, link, [fresh.etag]);
+  const bytes = allHits ? fresh.body.length : fresh.body.length + answerBytes(fresh.body.length, format);
+  return new KeptAnswer(allHits ? () => fresh : asHit, bytes, answer.storedAt, answer.freshUntil);
+}
 
-      onKeptAnswer(false);
-      const answer = await service.answer(parsed, AbortSignal.timeout(deadlineMs), admit?.(request.caller));
-      request.plannedCost = answer.planned;
-      request.cacheOutcome = answer.sources.flatMap((s) => (s.cache ? [`${s.source}:${s.cache}`] : s.status === 'error' ? [`${s.source}:error`] : [])).join(',');
-      const nextCursor = answer.nextOffset === null ? null : encodeCursor(answer.nextOffset, parsed.fingerprint);
-      const link = nextCursor ? `<${nextLink(request.routeOptions.url ?? '/netflows', query, nextCursor)}>; rel="next"` : undefined;
-      const fresh = render(answer, format, nextCursor, link);
-      if (answer.complete) {
-        const allHits = answer.sources.every((s) => s.cache === null || s.cache === 'hit');
-        const asHit = () =>
-          render({ ...answer, sources: answer.sources.map((s) => (s.cache === null ? s : { ...s, cache: 'hit' })) }, format, nextCursor, link, [fresh.etag]);
-        const bytes = allHits ? fresh.body.length : fresh.body.length + answerBytes(fresh.body.length, format);
-        rendered.set([requestKey, questionKey], new KeptAnswer(allHits ? () => fresh : asHit, bytes, answer.storedAt, answer.freshUntil));
-      }
-      return send(reply, fresh, request.headers['if-none-match']);
+function render(answer: NetflowsAnswer, format: Format, nextCursor: string | null, link: string | undefined, alsoMatches: string[] = []): Rendered {
+  const body = Buffer.from(serialize({ ...answer, nextCursor }, format));
+  return {
+    body,
+    etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+    alsoMatches,
+    contentType: CONTENT_TYPES[format],
+    headers: {
+      'cache-status': cacheStatus(answer.sources),
+      'netflows-complete': String(answer.complete),
+      'netflows-sources': sourcesHeader(answer.sources),
+      ...(link ? { link } : {}),
     },
-  );
+    storedAt: answer.storedAt,
+    freshUntil: answer.freshUntil,
+  };
+}
 
-  function render(answer: NetflowsAnswer, format: Format, nextCursor: string | null, link: string | undefined, alsoMatches: string[] = []): Rendered {
-    const body = Buffer.from(serialize({ ...answer, nextCursor }, format));
-    return {
-      body,
-      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
-      alsoMatches,
-      contentType: CONTENT_TYPES[format],
-      headers: {
-        'cache-status': cacheStatus(answer.sources),
-        'netflows-complete': String(answer.complete),
-        'netflows-sources': sourcesHeader(answer.sources),
-        ...(link ? { link } : {}),
-      },
-      storedAt: answer.storedAt,
-      freshUntil: answer.freshUntil,
-    };
-  }
-
-  function send(reply: FastifyReply, answer: Rendered, ifNoneMatch: string | undefined) {
-    const now = clock();
-    reply.headers(answer.headers);
-    addVary(reply, 'accept');
-    reply.header('etag', answer.etag);
-    reply.header('age', String(Math.max(0, Math.floor((now - answer.storedAt) / 1000))));
-    const maxAge = Math.max(0, Math.floor((answer.freshUntil - now) / 1000));
-    reply.header('cache-control', privateCache ? `private, max-age=${maxAge}` : `max-age=${maxAge}`);
-    if (ifNoneMatch && matches(ifNoneMatch, answer)) return reply.code(304).send();
-    return reply.type(answer.contentType).send(answer.body);
-  }
-};
+/** The answer with its validators and freshness as of `now`, or a 304 when the caller holds it. */
+function sendRendered(reply: FastifyReply, answer: Rendered, ifNoneMatch: string | undefined, now: number, privateCache: boolean) {
+  reply.headers(answer.headers);
+  addVary(reply, 'accept');
+  reply.header('etag', answer.etag);
+  reply.header('age', String(Math.max(0, Math.floor((now - answer.storedAt) / 1000))));
+  const maxAge = Math.max(0, Math.floor((answer.freshUntil - now) / 1000));
+  reply.header('cache-control', privateCache ? `private, max-age=${maxAge}` : `max-age=${maxAge}`);
+  if (ifNoneMatch && matches(ifNoneMatch, answer)) return reply.code(304).send();
+  return reply.type(answer.contentType).send(answer.body);
+}
 
 const header = (description: string) => ({ type: 'string', description });
 

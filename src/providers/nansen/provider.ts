@@ -1,4 +1,4 @@
-import { combineOutcomes } from '../../cache/upstream-cache.js';
+import { combineOutcomes, type CacheResult } from '../../cache/upstream-cache.js';
 import type { ProviderDeps } from '../descriptor.js';
 import type { NansenConfig } from './config.js';
 import { nansenFilters } from './params.js';
@@ -21,6 +21,17 @@ interface CachedPage {
 
 export function createNansenProvider({ config, client, cache, clock, logger, loadTimeoutMs }: ProviderDeps<NansenConfig>): Provider {
   const apiKey = config.apiKey ?? failWithoutKey();
+
+  /** One page through the cache: a fresh copy, a stale one while it refreshes, or one upstream call. */
+  const page: PageReader = (body, meter) =>
+    cache.get<CachedPage>(pageKey(body), async () => {
+      const fetched = await fetchNetflowPage(client, apiKey, body, AbortSignal.timeout(loadTimeoutMs), clock(), meter);
+      const value: CachedPage = { tokens: decodeNetflowRows(fetched.rows), isLastPage: fetched.isLastPage };
+      logger.info({ upstream: 'nansen', page: body.pagination.page, rows: value.tokens.length, creditsRemaining: fetched.creditsRemaining }, 'nansen page fetched');
+      // The page as received, counted as UTF-16: a close bound on what its decoded rows hold, without serialising them again.
+      return { value, freshForMs: config.ttlMs, sizeBytes: fetched.bytes * 2 };
+    });
+
   return {
     id: 'nansen',
 
@@ -46,75 +57,74 @@ export function createNansenProvider({ config, client, cache, clock, logger, loa
 
     async fetch(query: NetflowsQuery, context: FetchContext): Promise<SourceAnswer> {
       // Every cohort's calls end before the answer does, so nothing this request started is still spending.
-      const settled = await Promise.allSettled(cohortsOf(query).map((cohort) => fetchCohort(query, cohort, context)));
-      const answers = settled.map((s) => {
-        if (s.status === 'rejected') throw s.reason;
-        return s.value;
-      });
-      const error = answers.find((a) => a.error)?.error;
-      return {
-        records: answers.flatMap((a) => a.records),
-        asOf: Math.min(...answers.map((a) => a.asOf)),
-        storedAt: Math.min(...answers.map((a) => a.asOf)),
-        cache: combineOutcomes(answers.map((a) => a.outcome)),
-        freshUntil: Math.min(...answers.map((a) => a.freshUntil)),
-        stale: error !== undefined,
-        ...(error ? { staleBecause: error } : {}),
-        hasMore: answers.some((a) => a.hasMore),
-        warnings: answers.flatMap((a) => (a.warning ? [a.warning] : [])),
-      };
+      const settled = await Promise.allSettled(cohortsOf(query).map((cohort) => fetchCohort(query, cohort, context, page)));
+      return combineCohorts(
+        settled.map((s) => {
+          if (s.status === 'rejected') throw s.reason;
+          return s.value;
+        }),
+      );
     },
   };
+}
 
-  /** One page through the cache: a fresh copy, a stale one while it refreshes, or one upstream call. */
-  async function page(body: NetflowRequestBody, meter: CreditMeter) {
-    return cache.get<CachedPage>(pageKey(body), async () => {
-      const fetched = await fetchNetflowPage(client, apiKey, body, AbortSignal.timeout(loadTimeoutMs), clock(), meter);
-      const value: CachedPage = { tokens: decodeNetflowRows(fetched.rows), isLastPage: fetched.isLastPage };
-      logger.info({ upstream: 'nansen', page: body.pagination.page, rows: value.tokens.length, creditsRemaining: fetched.creditsRemaining }, 'nansen page fetched');
-      // The page as received, counted as UTF-16: a close bound on what its decoded rows hold, without serialising them again.
-      return { value, freshForMs: config.ttlMs, sizeBytes: fetched.bytes * 2 };
-    });
-  }
+type PageReader = (body: NetflowRequestBody, meter: CreditMeter) => Promise<CacheResult<CachedPage>>;
+type CohortAnswer = Awaited<ReturnType<typeof fetchCohort>>;
 
-  async function fetchCohort(query: NetflowsQuery, cohort: Cohort, context: FetchContext) {
-    const { body, perPage, pages: planned } = walkOf(query, cohort, context.rowsNeeded);
-    const localAssets = query.assets ? new Set(query.assets) : undefined;
-    const tokens: TokenFlows[] = [];
-    const outcomes: CacheOutcome[] = [];
-    let asOf = Number.POSITIVE_INFINITY;
-    let freshUntil = Number.POSITIVE_INFINITY;
-    let error: StaleReason | undefined;
-    let pages = 0;
-    let searched = 0;
-    let isLastPage = false;
-    while (!isLastPage && pages < planned && tokens.length < context.rowsNeeded) {
-      pages++;
-      const result = await page({ ...body, pagination: { page: pages, per_page: perPage } }, context.meter);
-      outcomes.push(result.outcome);
-      error ??= result.error;
-      asOf = Math.min(asOf, result.entry.storedAt);
-      freshUntil = Math.min(freshUntil, result.entry.freshUntil);
-      isLastPage = result.entry.value.isLastPage;
-      searched += result.entry.value.tokens.length;
-      tokens.push(...(localAssets ? result.entry.value.tokens.filter((t) => localAssets.has(t.symbol)) : result.entry.value.tokens));
-    }
-    const short = !isLastPage && tokens.length < context.rowsNeeded;
-    return {
-      records: toRecords(tokens, { entity: cohort.entity, window: query.window, asOf }),
-      asOf,
-      freshUntil,
-      outcome: combineOutcomes(outcomes),
-      error,
-      // Filtered rows past the pages read cannot be reached by paging on: the warning says so instead.
-      hasMore: !isLastPage && !localAssets,
-      warning: !short
-        ? undefined
-        : localAssets
-          ? `nansen: asset=${[...localAssets].join(',')} matched ${tokens.length} rows of ${cohort.entity} among the first ${searched} tokens Nansen ranks by ${body.order_by?.[0]?.field ?? 'its default order'}; its other tokens were not searched`
-          : `nansen: ${cohort.entity} was read to ${pages} page${pages === 1 ? '' : 's'}; rows beyond were not fetched`,
-    };
+/** The answer of every cohort as one: the oldest snapshot's times, stale if any cohort was. */
+function combineCohorts(answers: readonly CohortAnswer[]): SourceAnswer {
+  const error = answers.find((a) => a.error)?.error;
+  return {
+    records: answers.flatMap((a) => a.records),
+    asOf: Math.min(...answers.map((a) => a.asOf)),
+    storedAt: Math.min(...answers.map((a) => a.asOf)),
+    cache: combineOutcomes(answers.map((a) => a.outcome)),
+    freshUntil: Math.min(...answers.map((a) => a.freshUntil)),
+    stale: error !== undefined,
+    ...(error ? { staleBecause: error } : {}),
+    hasMore: answers.some((a) => a.hasMore),
+    warnings: answers.flatMap((a) => (a.warning ? [a.warning] : [])),
+  };
+}
+
+/** One cohort's walk: its pages in order until the slice is in hand, the last page, or the planned pages. */
+async function fetchCohort(query: NetflowsQuery, cohort: Cohort, context: FetchContext, page: PageReader) {
+  const { body, perPage, pages: planned } = walkOf(query, cohort, context.rowsNeeded);
+  const localAssets = query.assets ? new Set(query.assets) : undefined;
+  const tokens: TokenFlows[] = [];
+  const outcomes: CacheOutcome[] = [];
+  let asOf = Number.POSITIVE_INFINITY;
+  let freshUntil = Number.POSITIVE_INFINITY;
+  let error: StaleReason | undefined;
+  let pages = 0;
+  let searched = 0;
+  let isLastPage = false;
+  while (!isLastPage && pages < planned && tokens.length < context.rowsNeeded) {
+    pages++;
+    const result = await page({ ...body, pagination: { page: pages, per_page: perPage } }, context.meter);
+    outcomes.push(result.outcome);
+    error ??= result.error;
+    asOf = Math.min(asOf, result.entry.storedAt);
+    freshUntil = Math.min(freshUntil, result.entry.freshUntil);
+    isLastPage = result.entry.value.isLastPage;
+    searched += result.entry.value.tokens.length;
+    tokens.push(...(localAssets ? result.entry.value.tokens.filter((t) => localAssets.has(t.symbol)) : result.entry.value.tokens));
   }
+  const short = !isLastPage && tokens.length < context.rowsNeeded;
+  return {
+    records: toRecords(tokens, { entity: cohort.entity, window: query.window, asOf }),
+    asOf,
+    freshUntil,
+    outcome: combineOutcomes(outcomes),
+    error,
+    // Filtered rows past the pages read cannot be reached by paging on: the warning says so instead.
+    hasMore: !isLastPage && !localAssets,
+    warning: !short
+      ? undefined
+      : localAssets
+        ? `nansen: asset=${[...localAssets].join(',')} matched ${tokens.length} rows of ${cohort.entity} among the first ${searched} tokens Nansen ranks by ${body.order_by?.[0]?.field ?? 'its default order'}; its other tokens were not searched`
+        : `nansen: ${cohort.entity} was read to ${pages} page${pages === 1 ? '' : 's'}; rows beyond were not fetched`,
+  };
 }
 
 function pageKey(body: NetflowRequestBody): string {
