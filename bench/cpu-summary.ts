@@ -1,6 +1,6 @@
 // Where the CPU of a V8 .cpuprofile went: self time by module and by function, and the
-// inclusive time of the project's own functions; with a request count, each also per request.
-//   npx tsx bench/cpu-summary.ts <file.cpuprofile> [top=25] [requests]
+// inclusive time of the gateway's own functions; with a request count, each also per request.
+//   npx tsx bench/cpu-summary.ts <file.cpuprofile> [top=25] [requests] [CPU µs per request]
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +47,7 @@ export interface Summary {
   idleUs: number;
   byGroup: Map<string, number>;
   byFunction: Map<string, number>;
-  /** Inclusive time of the project's functions (src/, bench/): every function on a sampled stack, once per sample. */
+  /** Inclusive time of the gateway's functions (src/): every function on a sampled stack, once per sample. */
   inclusive: Map<string, number>;
 }
 
@@ -82,7 +82,7 @@ export function summarise(profile: Profile): Summary {
     for (let id: number | undefined = profile.samples[i]; id !== undefined; id = parentOf.get(id)) {
       const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
       const w = where(url);
-      if (!w.startsWith('src/') && !w.startsWith('bench/')) continue;
+      if (!w.startsWith('src/')) continue;
       seen.add(`${functionName || '(anonymous)'}  ${w}:${lineNumber + 1}`);
     }
     for (const key of seen) inclusive.set(key, (inclusive.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
@@ -91,13 +91,19 @@ export function summarise(profile: Profile): Summary {
   return { busyUs, idleUs, byGroup, byFunction, inclusive };
 }
 
-/** The summary as text; with `requests`, every line also in µs per request. */
-export function formatSummary(title: string, s: Summary, top: number, requests?: number): string {
+/**
+ * The summary as text. With `requests`, every line also in µs per request: its share of the
+ * busy time × `cpuUsPerRequest` (the process's CPU per request from /proc) when given, else
+ * its sampled time ÷ requests (wall time: inflated when other processes take the CPU).
+ */
+export function formatSummary(title: string, s: Summary, top: number, requests?: number, cpuUsPerRequest?: number): string {
   const pct = (us: number) => `${((100 * us) / s.busyUs).toFixed(1).padStart(5)} %`;
-  const perRequest = (us: number) => (requests ? `${(us / requests).toFixed(2).padStart(8)} µs/req` : '');
+  const usPerRequest = (us: number) => (cpuUsPerRequest !== undefined ? (us / s.busyUs) * cpuUsPerRequest : us / requests!);
+  const perRequest = (us: number) => (requests ? `${usPerRequest(us).toFixed(2).padStart(8)} µs/req` : '');
   const lines = [
     `${title}: ${(s.busyUs / 1e6).toFixed(2)} s busy, ${(s.idleUs / 1e6).toFixed(2)} s idle (percentages are of busy time)` +
-      (requests ? `; ${requests} requests, ${(s.busyUs / requests).toFixed(1)} µs busy per request (under the profiler)` : ''),
+      (requests ? `; ${requests} requests, ${(s.busyUs / requests).toFixed(1)} µs sampled per request` : '') +
+      (cpuUsPerRequest !== undefined ? `, ${cpuUsPerRequest.toFixed(1)} µs CPU per request (/proc; µs/req below are shares of it)` : ''),
   ];
   const section = (name: string, map: Map<string, number>, n: number) => {
     lines.push('', name);
@@ -105,18 +111,19 @@ export function formatSummary(title: string, s: Summary, top: number, requests?:
   };
   section('self time by module', s.byGroup, 15);
   section('self time by function', s.byFunction, top);
-  section('inclusive time of project functions (src/, bench/)', s.inclusive, top);
+  section('inclusive time of the gateway\'s functions (src/)', s.inclusive, top);
   return lines.join('\n');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const file = process.argv[2];
   if (!file) {
-    process.stderr.write('usage: tsx bench/cpu-summary.ts <file.cpuprofile> [top=25] [requests]\n');
+    process.stderr.write('usage: tsx bench/cpu-summary.ts <file.cpuprofile> [top=25] [requests] [CPU µs per request]\n');
     process.exit(2);
   }
   const top = Number(process.argv[3] ?? 25);
   const requests = process.argv[4] ? Number(process.argv[4]) : undefined;
+  const cpuUs = process.argv[5] ? Number(process.argv[5]) : undefined;
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
-  process.stdout.write(`${formatSummary(file, summarise(profile), top, requests)}\n`);
+  process.stdout.write(`${formatSummary(file, summarise(profile), top, requests, cpuUs)}\n`);
 }

@@ -5,8 +5,9 @@
 //   warm   the warm-question mix over held data, wrk c=50 (as (w))
 //   miss   a new Nansen question each request at one connection, simulators in their own process (as (e))
 //   node, fastify   the bare servers sending the hit's bytes, wrk c=50 (whole-process --cpu-prof)
-// The profiler (one sample each 100 µs) slows every path: read the shares and the per-request
-// µs against each other, and the bench's figures for absolute speed.
+// The profiler (one sample each 100 µs) slows every path. The µs per request printed are each
+// function's share of the busy samples times the process's CPU per request from /proc during
+// the profile: compare them with each other, and take absolute speed from `npm run bench`.
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { formatSummary, summarise, type Profile } from './cpu-summary.js';
 import { BenchError, guard, ROOT, startChild, stopAll, stopChild, type Child } from './lib/children.js';
 import { control, get } from './lib/http.js';
 import { detectTools, slice, SERVER_CPU, type Tools } from './lib/load.js';
+import { treesCpuSeconds } from './lib/proc.js';
 import { HIT_PATH, S, WARM_SIMULATOR } from './lib/settings.js';
 import { warmHit } from './scenarios/hits.js';
 import { distinctQuestions, warmQuestion } from './scenarios/questions.js';
@@ -30,6 +32,8 @@ interface Profiled {
   name: string;
   file: string;
   requests: number;
+  /** The server's CPU per request while profiled, from /proc (10 ms ticks). */
+  cpuUsPerRequest: number | undefined;
   note: string;
 }
 
@@ -37,11 +41,17 @@ async function profiled(gateway: Child, name: string, work: () => Promise<number
   const file = path.join(OUT, `${name}.cpuprofile`);
   const start = await get(`${control(gateway)}/profile/start`, { method: 'POST' });
   if (start.status !== 200) throw new BenchError(`profile start: ${start.text}`);
+  const cpu0 = treesCpuSeconds(gateway.pids);
   const requests = await work();
+  const cpu1 = treesCpuSeconds(gateway.pids);
   const stop = await get(`${control(gateway)}/profile/stop?file=${encodeURIComponent(file)}`, { method: 'POST' });
   if (stop.status !== 200) throw new BenchError(`profile stop: ${stop.text}`);
-  return { name, file, requests, note };
+  const cpuUsPerRequest = cpu0 !== undefined && cpu1 !== undefined ? ((cpu1 - cpu0) * 1e6) / requests : undefined;
+  return { name, file, requests, cpuUsPerRequest, note };
 }
+
+/** Distinct lower market-cap bounds: every miss question is new, across calls too. */
+let missBound = 0;
 
 /** A new Nansen question per request, one connection, for `seconds`: the (e) miss without the 20 ms wait. */
 async function misses(gateway: Child, headers: Record<string, string>, seconds: number): Promise<number> {
@@ -50,7 +60,8 @@ async function misses(gateway: Child, headers: Record<string, string>, seconds: 
   const until = Date.now() + seconds * 1000;
   try {
     while (Date.now() < until) {
-      const res = await pool.request({ path: `/netflows?source=nansen&limit=100&min_market_cap_usd=${++n / 1000}`, method: 'GET', headers });
+      n++;
+      const res = await pool.request({ path: `/netflows?source=nansen&limit=100&min_market_cap_usd=${++missBound / 1000}`, method: 'GET', headers });
       const text = await res.body.text();
       if (res.statusCode !== 200) throw new BenchError(`miss: ${res.statusCode} ${text.slice(0, 200)}`);
     }
@@ -73,7 +84,13 @@ async function bareProfile(tools: Tools, role: 'node' | 'fastify', bodyFile: str
   const file = path.join(OUT, `${role}.cpuprofile`);
   writeFileSync(file, readFileSync(main));
   rmSync(dir, { recursive: true, force: true });
-  return { name: role, file, requests: result.requests, note: `bare ${role === 'node' ? 'node:http' : 'Fastify'}, the hit's bytes, wrk c=${S.connections}` };
+  return {
+    name: role,
+    file,
+    requests: result.requests,
+    cpuUsPerRequest: result.serverCpuUsPerRequest ?? undefined,
+    note: `bare ${role === 'node' ? 'node:http' : 'Fastify'}, the hit's bytes, wrk c=${S.connections}`,
+  };
 }
 
 async function main(): Promise<void> {
@@ -103,10 +120,16 @@ async function main(): Promise<void> {
     progress(`warm: ${SECONDS} s under the profiler`);
     results.push(await profiled(gw, 'warm', async () => (await warmSlice(S.pathsPerSlice, SECONDS)).requests, `the warm-question mix, wrk c=${S.connections}`));
 
-    await misses(gw, headers, 2);
-    progress(`miss: ${SECONDS} s under the profiler`);
-    results.push(await profiled(gw, 'miss', () => misses(gw, headers, SECONDS), 'a new 100-row Nansen question per request, one connection, simulators at 0 ms in another process'));
     await Promise.all([stopChild(gw), stopChild(sims)]);
+
+    // The miss on the demo's simulators (300 tokens): the bigger set only slows the simulator's answer.
+    const missSims = await startChild('sims', 'sims', { BENCH_SIM_LATENCY_MS: '0' });
+    const missEnv = { ...env, BENCH_UPSTREAMS: JSON.stringify(missSims.upstreams) };
+    const missGw = await startChild('gateway-miss', 'gateway', missEnv, [], tools.pinned ? SERVER_CPU : undefined);
+    await misses(missGw, headers, 2);
+    progress(`miss: ${SECONDS} s under the profiler`);
+    results.push(await profiled(missGw, 'miss', () => misses(missGw, headers, SECONDS), 'a new 100-row Nansen question per request, one connection, simulators at 0 ms in another process'));
+    await Promise.all([stopChild(missGw), stopChild(missSims)]);
 
     const bodyFile = path.join(dir, 'hit.json');
     writeFileSync(bodyFile, hitBody);
@@ -119,7 +142,7 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const text = results
-    .map((r) => formatSummary(`${r.name} (${r.note}) ${path.relative(ROOT, r.file)}`, summarise(JSON.parse(readFileSync(r.file, 'utf8')) as Profile), 30, r.requests))
+    .map((r) => formatSummary(`${r.name} (${r.note}) ${path.relative(ROOT, r.file)}`, summarise(JSON.parse(readFileSync(r.file, 'utf8')) as Profile), 30, r.requests, r.cpuUsPerRequest))
     .join('\n\n');
   writeFileSync(path.join(OUT, 'summary.txt'), `${text}\n`);
   progress(`\n${text}\n\nwritten to ${path.relative(ROOT, OUT)}/`);
