@@ -61,6 +61,20 @@ interface HitRound {
 }
 
 /**
+ * The gateway's count of /netflows answers once it stops moving: requests of the previous
+ * slice still in flight when wrk left are answered (and counted) after it.
+ */
+async function settledCount(gateway: Child): Promise<number> {
+  let last = (await stats(gateway)).netflowsAnswered;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = (await stats(gateway)).netflowsAnswered;
+    if (now === last) return now;
+    last = now;
+  }
+}
+
+/**
  * Rounds of one slice per target, in an order rotated every round. A peer's slice must not
  * reach the gateway: its count of /netflows answers is the same before and after.
  */
@@ -72,7 +86,7 @@ export async function scenarioHits(tools: Tools, gateway: Child, targets: HitTar
   const answered: Partial<Record<HitKey, number>> = {};
   const run = async (key: HitKey, durationS: number) => {
     const target = byKey.get(key)!;
-    const before = key === 'a' ? undefined : (await stats(gateway)).netflowsAnswered;
+    const before = key === 'a' ? undefined : await settledCount(gateway);
     const result = await guard(
       slice(tools, { url: `${target.child.origin}${HIT_PATH}`, headers, connections: S.connections, durationS, serverPids: target.child.pids, what: HIT_LABEL[key] }),
     );
