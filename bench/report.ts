@@ -177,7 +177,12 @@ function notes(r: Results): string[] {
     );
   }
   if (r.accessLines) {
-    out.push(`Access lines logged during the hit rounds (lines / requests counted by the load generator): ${r.accessLines.map((l) => `${l.key} ${fmtInt(l.lines)} / ${fmtInt(l.requests)}`).join(', ')}. The gateway checked a caller token and its quota, made a request id, counted metrics and logged a line for each; the peers only logged.`);
+    out.push(
+      `Access lines logged during the hit rounds (lines / requests counted by the load generator): ${r.accessLines.map((l) => `${l.key} ${fmtInt(l.lines)} / ${fmtInt(l.requests)}`).join(', ')}. ` +
+        (S.plainGateway
+          ? 'BENCH_PLAIN_GATEWAY=1: the gateway checked no caller token and logged nothing; it made a request id and counted metrics.'
+          : 'The gateway checked a caller token and its quota, made a request id, counted metrics and logged a line for each; the peers only logged.'),
+    );
   }
   if (r.d) out.push(`(d) ${r.d.rounds}; 1-conn req/s: a ${fmtInt(r.d.rps.a)}, b ${fmtInt(r.d.rps.b)}, c ${fmtInt(r.d.rps.c)}; a−c per round: ${r.d.deltaPerRoundUs.map((x) => x.toFixed(0)).join(', ')} µs.`);
   if (r.warm) out.push(`(w) ${r.warm.rounds}; server at ${pctOf(r.warm.cpuShare)} of a core; rows and bytes per answer are the means over 100 sampled questions of the mix.`);

@@ -35,6 +35,8 @@ export const S = {
   /** (h): distinct Nansen questions replica A fetches. */
   sharedQuestions: Math.floor(envNumber('BENCH_SHARED_QUESTIONS', 300, 20)),
   cpuProf: process.env.BENCH_CPU_PROF === '1',
+  /** Gateways without caller tokens and with the log off (to see what those cost). */
+  plainGateway: process.env.BENCH_PLAIN_GATEWAY === '1',
   /** autocannon even where wrk is installed (to compare the generators). */
   autocannon: process.env.BENCH_GENERATOR === 'autocannon',
   /** A round is "quiet" when other processes used at most this many cores' worth of CPU during it. */
