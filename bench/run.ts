@@ -199,7 +199,7 @@ function describeSetup(tools: Tools, available: PeerAvailability, versions: Resu
   const lines = [
     tools.generator === 'wrk'
       ? `load: wrk -t1 (${tools.wrk})${tools.pinned ? `, pinned to CPU 1; servers under test pinned to CPU ${SERVER_CPU} (taskset)` : ', not pinned (no taskset or one CPU)'}`
-      : 'load: autocannon in this process (wrk is not installed: apt-get install wrk; autocannon saturates its own core before a fast server does)',
+      : `load: autocannon in this process, servers not pinned (${S.autocannon ? 'BENCH_GENERATOR=autocannon' : 'wrk is not installed: apt-get install wrk'}; autocannon saturates its own core before a fast server does)`,
   ];
   if (available.nginx) lines.push(`peer: nginx ${versions.nginx}, one worker, proxy_cache, access_log on`);
   if (available.varnishd && available.varnishncsa) lines.push(`peer: Varnish ${versions.varnish}, malloc 64 MB, varnishncsa writing the access log`);

@@ -22,7 +22,7 @@ import {
 
 const DAY_MS = 86_400_000;
 const progress = (line: string) => process.stdout.write(`${line}\n`);
-/** Questions set aside from every list to sample answers (rows, bytes, all sources hit). */
+/** Questions set aside at the head of every list to sample answers (rows, bytes, all sources hit): the same ones every run. */
 const SAMPLE = 100;
 
 /** Fetches the Nansen page and the Coin Metrics span into the gateway at `origin`, whose clock says `now`. */
@@ -74,8 +74,8 @@ export async function scenarioWarm(tools: Tools, gateway: Child, headers: Record
   const rounds = policy(S.warmRounds);
   const slots = rounds.rounds + rounds.extraRounds + 1;
   const list = distinctQuestions(path.join(dir, 'warm-questions.txt'), slots * S.pathsPerSlice + SAMPLE, 15, data, warmQuestion);
-  const sampled = await sample(gateway.origin, headers, list.list.slice(-SAMPLE), '(w) sample');
-  const at = (slot: number) => slot * S.pathsPerSlice;
+  const sampled = await sample(gateway.origin, headers, list.list.slice(0, SAMPLE), '(w) sample');
+  const at = (slot: number) => SAMPLE + slot * S.pathsPerSlice;
   await warmSlice(tools, gateway, headers, list, at(0), S.pathsPerSlice, S.connections, 1, '(w) warm-up');
   const perRound: { slice: Slice; others: number | null }[] = [];
   for (let round = 0; anotherRound(rounds, round, perRound); round++) {
@@ -122,10 +122,10 @@ export async function scenarioGrowth(tools: Tools, gateway: Child, headers: Reco
   for (const [i, point] of GROWTH_POINTS.entries()) {
     const list = distinctQuestions(path.join(dir, `growth-${point.key}.txt`), slots * perSlice + SAMPLE, 100 + i, data, growthQuestion(point.days, point.limit));
     lists.set(point.key, list);
-    sampled.set(point.key, await sample(gateway.origin, headers, list.list.slice(-SAMPLE), `(s) ${point.key} sample`));
+    sampled.set(point.key, await sample(gateway.origin, headers, list.list.slice(0, SAMPLE), `(s) ${point.key} sample`));
   }
   const run = (key: GrowthKey, slot: number, durationS: number) =>
-    warmSlice(tools, gateway, headers, lists.get(key)!, slot * perSlice, perSlice, S.growthConnections, durationS, `(s) growth ${key}`);
+    warmSlice(tools, gateway, headers, lists.get(key)!, SAMPLE + slot * perSlice, perSlice, S.growthConnections, durationS, `(s) growth ${key}`);
   for (const point of GROWTH_POINTS) await run(point.key, 0, 1);
   const perRound: { slices: Record<GrowthKey, Slice>; others: number | null }[] = [];
   for (let round = 0; anotherRound(rounds, round, perRound); round++) {
