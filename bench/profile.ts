@@ -8,8 +8,7 @@
 // The profiler (one sample each 100 µs) slows every path. The µs per request printed are each
 // function's share of the busy samples times the process's CPU per request from /proc during
 // the profile: compare them with each other, and take absolute speed from `npm run bench`.
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Pool } from 'undici';

@@ -41,7 +41,8 @@ function load(tools: Tools, connections: number): string {
   return tools.generator === 'wrk' ? `wrk c=${connections}${tools.pinned ? ' (CPU 1)' : ''}` : `autocannon c=${connections}`;
 }
 
-function peerLabel(key: HitKey, r: Results): string {
+function targetLabel(key: HitKey, r: Results): string {
+  if (key === 'a') return S.plainGateway ? '(a) gateway hit (no token, no log)' : '(a) gateway hit (token, quota, log)';
   if (key === 'n') return `(n) nginx ${r.versions.nginx ?? ''} proxy_cache hit`;
   if (key === 'v') return `(v) Varnish ${r.versions.varnish ?? ''} hit`;
   return HIT_LABEL[key];
@@ -53,7 +54,7 @@ function hitRows(r: Results, hits: HitsResult): string[][] {
   for (const key of keys) {
     const s = hits.summary[key]!;
     rows.push([
-      peerLabel(key, r),
+      targetLabel(key, r),
       load(r.tools, S.connections),
       `${fmtInt(s.rps)} req/s, p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)}; server ${us(s.serverCpuUsPerRequest)} CPU/req, ${pctOf(s.serverCpuShare)} of a core`,
       '',
