@@ -1,25 +1,31 @@
 // One process under test for `npm run bench`, spawned by bench/run.ts. The role comes from argv[2]:
 //
 //   gateway  the gateway, plus a "control" node:http server (GET /stats, POST /reset-counts,
-//            GET /last-nansen-body, POST /gc). Upstreams: both simulators started in-process
-//            (rate limits off), or, when BENCH_UPSTREAMS is set, the `sims` process it names.
+//            GET /last-nansen-body, POST /gc, POST /profile/start, POST /profile/stop?file=…).
+//            Upstreams: both simulators started in-process (rate limits off), or, when
+//            BENCH_UPSTREAMS is set, the `sims` process it names. BENCH_CALLER_TOKENS_FILE turns
+//            caller tokens on; BENCH_LOG_FILE writes the log (one line per request) there.
 //            BENCH_TRACE=1 adds a split of each request's time (see startTrace)
 //   sims     both simulators alone (rate limits off), with the same control server for their counts
+//            BENCH_NANSEN_TOKENS_PER_CHAIN gives the simulated Nansen more tokens than the demo's
+//            300, so that a page of 1000 rows is full (the warm questions need one)
 //   fastify  a bare Fastify 5 app answering GET /* with a fixed body (BENCH_BODY_FILE)
 //   node     a bare node:http server answering every request with the same fixed body
-//   sim      the Nansen simulator alone (BENCH_SIM_LATENCY_MS, default 20)
 //
 // Each prints one JSON line `{"ready":true,"port":N,"controlPort"?:N,...}` on stdout when it
 // listens, and exits on SIGTERM / SIGINT or when its stdin closes (the orchestrator is gone).
 // Bench-only code: nothing in src/ knows about it.
 import { randomBytes } from 'node:crypto';
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { buildApp, createUpstreamCache } from '../src/app.js';
+import pino from 'pino';
+import { buildApp, createLogger, createUpstreamCache } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { Metrics } from '../src/metrics.js';
 import { startCoinMetricsSim, type CoinMetricsSim } from '../src/demo/sim/coinmetrics.js';
 import { startNansenSim, type NansenSim } from '../src/demo/sim/nansen.js';
 
@@ -27,6 +33,7 @@ const CONTENT_TYPE = 'application/json; charset=utf-8';
 const HOST = '127.0.0.1';
 /** Credits enough for any bench run: every Nansen call costs 5. */
 const BENCH_CREDITS = 1_000_000_000;
+
 
 type Closer = () => Promise<void>;
 
@@ -80,10 +87,11 @@ interface Sims {
 
 async function startSims(): Promise<Sims> {
   const latencyMs = envInt('BENCH_SIM_LATENCY_MS', 0);
-  const cmKey = process.env.BENCH_CM_KEY || `bench-cm-${randomBytes(8).toString('hex')}`;
-  const nansenKey = process.env.BENCH_NANSEN_KEY || `nsk_bench_${randomBytes(8).toString('hex')}`;
+  const cmKey = `bench-cm-${randomBytes(8).toString('hex')}`;
+  const nansenKey = `nsk_bench_${randomBytes(8).toString('hex')}`;
   const cm = await startCoinMetricsSim({ apiKey: cmKey, latencyMs, rateLimits: false });
-  const nansen = await startNansenSim({ apiKey: nansenKey, latencyMs, rateLimits: false, credits: BENCH_CREDITS });
+  const tokensPerChain = envInt('BENCH_NANSEN_TOKENS_PER_CHAIN', 0);
+  const nansen = await startNansenSim({ apiKey: nansenKey, latencyMs, rateLimits: false, credits: BENCH_CREDITS, ...(tokensPerChain ? { tokensPerChain } : {}) });
   return {
     upstreams: { cmUrl: cm.url, cmKey, nansenUrl: nansen.url, nansenKey },
     cm,
@@ -97,23 +105,19 @@ async function startSims(): Promise<Sims> {
 /** The bench's window into a process: its memory, and whatever `extra` adds (counts, cache). */
 async function startControl(
   sims: Sims | undefined,
-  extra: () => Record<string, unknown>,
+  extra: () => Promise<Record<string, unknown>> | Record<string, unknown>,
   onReset: () => void = () => undefined,
 ): Promise<{ port: number; close: Closer }> {
-  const server = http.createServer((req, res) => {
-    const reply = (status: number, body: unknown) => {
-      const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    };
-    req.resume();
-    req.on('end', () => {
-      if (req.method === 'GET' && req.url === '/stats') {
-        const memory = process.memoryUsage();
-        return reply(200, {
+  const profiler = new Profiler();
+  const answer = async (method: string | undefined, url: URL): Promise<[number, unknown]> => {
+    if (method === 'GET' && url.pathname === '/stats') {
+      const memory = process.memoryUsage();
+      return [
+        200,
+        {
           cmRequests: sims ? sims.cm.requests.length : null,
           nansenRequests: sims ? sims.nansen.requests.length : null,
-          ...extra(),
+          ...(await extra()),
           rss: memory.rss,
           heapTotal: memory.heapTotal,
           heapUsed: memory.heapUsed,
@@ -121,29 +125,89 @@ async function startControl(
           arrayBuffers: memory.arrayBuffers,
           // ru_maxrss is in KiB on Linux.
           maxRss: process.resourceUsage().maxRSS * 1024,
-        });
+        },
+      ];
+    }
+    if (method === 'POST' && url.pathname === '/reset-counts') {
+      if (sims) {
+        sims.cm.requests.length = 0;
+        sims.nansen.requests.length = 0;
       }
-      if (req.method === 'POST' && req.url === '/reset-counts') {
-        if (sims) {
-          sims.cm.requests.length = 0;
-          sims.nansen.requests.length = 0;
-        }
-        onReset();
-        return reply(200, { ok: true });
-      }
-      if (req.method === 'GET' && req.url === '/last-nansen-body') {
-        return reply(200, sims?.nansen.requests.at(-1)?.body ?? null);
-      }
-      if (req.method === 'POST' && req.url === '/gc') {
-        // Only with --expose-gc; reports whether it ran.
-        const gc = (globalThis as { gc?: () => void }).gc;
-        gc?.();
-        return reply(200, { gc: gc !== undefined });
-      }
-      return reply(404, { error: 'not found' });
+      onReset();
+      return [200, { ok: true }];
+    }
+    if (method === 'GET' && url.pathname === '/last-nansen-body') return [200, sims?.nansen.requests.at(-1)?.body ?? null];
+    if (method === 'POST' && url.pathname === '/gc') {
+      // Only with --expose-gc; reports whether it ran.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      gc?.();
+      return [200, { gc: gc !== undefined }];
+    }
+    if (method === 'POST' && url.pathname === '/profile/start') {
+      await profiler.start();
+      return [200, { ok: true }];
+    }
+    if (method === 'POST' && url.pathname === '/profile/stop') {
+      const file = url.searchParams.get('file');
+      if (!file) return [400, { error: 'file is required' }];
+      await profiler.stop(file);
+      return [200, { ok: true, file }];
+    }
+    return [404, { error: 'not found' }];
+  };
+  const server = http.createServer((req, res) => {
+    const reply = ([status, body]: [number, unknown]) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    req.resume();
+    req.on('end', () => {
+      answer(req.method, new URL(req.url ?? '/', 'http://control')).then(reply, (error: unknown) =>
+        reply([500, { error: error instanceof Error ? error.message : String(error) }]),
+      );
     });
   });
-  return { port: await listen(server, 0), close: () => closeServer(server) };
+  return {
+    port: await listen(server, 0),
+    close: async () => {
+      await profiler.close();
+      await closeServer(server);
+    },
+  };
+}
+
+/**
+ * V8's sampling profiler over the inspector protocol, started and stopped on demand, so a
+ * profile covers exactly the load of one path (bench/profile.ts) and not the warm-up before it.
+ */
+class Profiler {
+  private session: Session | undefined;
+
+  async start(): Promise<void> {
+    if (this.session) throw new Error('a profile is already running');
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    // Every 100 µs: fine enough for a cache hit that takes tens of µs, at a cost of a few percent.
+    await session.post('Profiler.setSamplingInterval', { interval: 100 });
+    await session.post('Profiler.start');
+    this.session = session;
+  }
+
+  async stop(file: string): Promise<void> {
+    const session = this.session;
+    if (!session) throw new Error('no profile is running');
+    this.session = undefined;
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    writeFileSync(file, JSON.stringify(profile));
+  }
+
+  async close(): Promise<void> {
+    this.session?.disconnect();
+    this.session = undefined;
+  }
 }
 
 /**
@@ -213,10 +277,14 @@ async function gateway(): Promise<Closer> {
 
   // Only the variables named here: the operator's own environment (caller tokens, keys, …)
   // must not change what is measured.
+  const logFile = process.env.BENCH_LOG_FILE;
+  const callersFile = process.env.BENCH_CALLER_TOKENS_FILE;
   const config = loadConfig({
     HOST,
     PORT: String(envInt('BENCH_PORT', 0)),
-    LOG_LEVEL: 'silent',
+    // As server.ts runs it: one JSON line per request at `info`, written asynchronously, here to a file.
+    LOG_LEVEL: logFile ? 'info' : 'silent',
+    ...(callersFile ? { CALLER_TOKENS_FILE: callersFile } : {}),
     CACHE_MAX_MB: String(envInt('CACHE_MAX_MB', 256)),
     COINMETRICS_API_KEY: upstreams.cmKey,
     COINMETRICS_BASE_URL: upstreams.cmUrl,
@@ -241,7 +309,10 @@ async function gateway(): Promise<Closer> {
     ...(process.env.BENCH_REDIS_URL ? { REDIS_URL: process.env.BENCH_REDIS_URL } : {}),
   });
   const cache = process.env.BENCH_REDIS_URL ? undefined : createUpstreamCache(config, Date.now);
-  const app = await buildApp({ config, ...(cache ? { cache } : {}) });
+  const metrics = new Metrics();
+  // pino's own stream (SonicBoom), as server.ts's stdout gets; createLogger types its argument as a plain stream.
+  const logger = logFile ? createLogger(config.logLevel, pino.destination({ dest: logFile, sync: false }) as unknown as NodeJS.WritableStream) : undefined;
+  const app = await buildApp({ config, metrics, ...(logger ? { logger } : {}), ...(cache ? { cache } : {}) });
   const trace = process.env.BENCH_TRACE === '1' ? startTrace(app) : undefined;
   await app.listen({ host: config.host, port: config.port });
   const port = (app.server.address() as AddressInfo).port;
@@ -250,11 +321,12 @@ async function gateway(): Promise<Closer> {
   const cacheMaxBytes = config.upstreamCacheBytes;
   const control = await startControl(
     sims,
-    () => ({
+    async () => ({
       cacheBytes: cache?.sizeBytes ?? null,
       cacheEntries: cache?.entries ?? null,
       cacheMaxBytes,
       cacheMaxMb: config.cacheMaxBytes / (1024 * 1024),
+      ...(await answerCounts(metrics)),
       trace: trace?.stats() ?? null,
     }),
     () => trace?.reset(),
@@ -265,6 +337,17 @@ async function gateway(): Promise<Closer> {
     await control.close();
     await app.close();
     await sims?.close();
+  };
+}
+
+/** From the gateway's own metrics: /netflows requests answered, and kept answers served again or built. */
+async function answerCounts(metrics: Metrics) {
+  const requests = await metrics.httpRequests.get();
+  const kept = await metrics.responseCache.get();
+  const keptOf = (outcome: string) => kept.values.filter((v) => v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
+  return {
+    netflowsAnswered: requests.values.filter((v) => v.labels.route === '/netflows').reduce((sum, v) => sum + v.value, 0),
+    keptAnswers: { hit: keptOf('hit'), miss: keptOf('miss') },
   };
 }
 
@@ -300,25 +383,11 @@ async function bareNode(): Promise<Closer> {
   return () => closeServer(server);
 }
 
-async function nansenAlone(): Promise<Closer> {
-  const apiKey = process.env.BENCH_NANSEN_KEY;
-  if (!apiKey) throw new Error('BENCH_NANSEN_KEY is not set');
-  const sim = await startNansenSim({
-    apiKey,
-    port: envInt('BENCH_PORT', 0),
-    latencyMs: envInt('BENCH_SIM_LATENCY_MS', 20),
-    rateLimits: false,
-    credits: BENCH_CREDITS,
-  });
-  ready(Number(new URL(sim.url).port));
-  return () => sim.close();
-}
-
 async function main(): Promise<void> {
   const role = process.argv[2];
-  const roles: Record<string, () => Promise<Closer>> = { gateway, sims: simsAlone, fastify: bareFastify, node: bareNode, sim: nansenAlone };
+  const roles: Record<string, () => Promise<Closer>> = { gateway, sims: simsAlone, fastify: bareFastify, node: bareNode };
   const start = role ? roles[role] : undefined;
-  if (!start) throw new Error(`bench target: unknown role "${role ?? ''}" (gateway, sims, fastify, node, sim)`);
+  if (!start) throw new Error(`bench target: unknown role "${role ?? ''}" (gateway, sims, fastify, node)`);
   const close = await start();
   let closing = false;
   const shutdown = () => {

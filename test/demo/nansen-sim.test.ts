@@ -506,4 +506,31 @@ describe('Nansen simulator', () => {
       expect((await post({ chains: ['base'] })).headers['x-ratelimit-remaining-second']).toBe('14');
     });
   });
+
+  // The bench's warm questions run over a full page of 1000 rows, as the real Nansen serves.
+  it('fills pages of 1000 rows with tokensPerChain, keeping the default tokens as they are', async () => {
+    const big = await startNansenSim({ apiKey: KEY, now, tokensPerChain: 170 });
+    try {
+      const res = await request(`${big.url}${PATH}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', apikey: KEY },
+        body: JSON.stringify({ chains: ['all'], pagination: { page: 1, per_page: 1000 } }),
+      });
+      const page = (await res.body.json()) as Page;
+      expect(page.data).toHaveLength(1000);
+      expect(page.pagination.is_last_page).toBe(false);
+      const keys = page.data.map((row) => `${row.chain}|${row.token_address}`);
+      expect(new Set(keys).size).toBe(1000);
+      // Every token of the default set is still there, unchanged.
+      const defaults = await allRows({ chains: ['base'] });
+      const bigBase = await request(`${big.url}${PATH}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', apikey: KEY },
+        body: JSON.stringify({ chains: ['base'], pagination: { page: 1, per_page: 1000 } }),
+      });
+      expect(((await bigBase.body.json()) as Page).data).toEqual(expect.arrayContaining(defaults));
+    } finally {
+      await big.close();
+    }
+  });
 });

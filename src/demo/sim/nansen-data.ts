@@ -117,19 +117,29 @@ const GENERATED_SECTORS = TOKEN_SECTORS.filter((sector) => sector !== 'Stablecoi
 
 export const NANSEN_TOKENS: readonly NansenToken[] = buildTokens();
 
-/** The known tokens, then generated ones up to each chain's count. Generated symbols are unique across chains. */
-function buildTokens(): NansenToken[] {
+/**
+ * The known tokens, then generated ones up to each chain's count; then, when `perChain` is
+ * more, generated ones up to that, so the default tokens are the same whatever `perChain`.
+ * Generated symbols are unique across chains.
+ */
+export function buildTokens(perChain = 0): NansenToken[] {
   const takenSymbols = new Set(KNOWN_TOKENS.map(([, symbol]) => symbol));
-  return NANSEN_DATA_CHAINS.flatMap((chain) => {
-    const tokens = KNOWN_TOKENS.filter(([tokenChain]) => tokenChain === chain).map(knownToken);
-    for (let i = 0; tokens.length < TOKENS_PER_CHAIN[chain]; i++) {
-      const token = generatedToken(chain, i);
+  const chains = NANSEN_DATA_CHAINS.map((chain) => ({
+    chain,
+    tokens: KNOWN_TOKENS.filter(([tokenChain]) => tokenChain === chain).map(knownToken),
+    nextIndex: 0,
+  }));
+  const fill = (entry: (typeof chains)[number], count: number) => {
+    while (entry.tokens.length < count) {
+      const token = generatedToken(entry.chain, entry.nextIndex++);
       if (takenSymbols.has(token.token_symbol)) continue;
       takenSymbols.add(token.token_symbol);
-      tokens.push(token);
+      entry.tokens.push(token);
     }
-    return tokens;
-  });
+  };
+  for (const entry of chains) fill(entry, TOKENS_PER_CHAIN[entry.chain]);
+  for (const entry of chains) fill(entry, perChain);
+  return chains.flatMap((entry) => entry.tokens);
 }
 
 function knownToken([chain, symbol, address, sectors, ageDays, marketCap, kind]: KnownToken): NansenToken {

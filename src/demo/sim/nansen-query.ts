@@ -19,8 +19,8 @@ export interface NetflowPage {
 
 const DEFAULT_ORDER: SortOrder[] = [{ field: 'net_flow_24h_usd', direction: 'DESC' }];
 
-export function queryNetflows(query: NetflowQuery, nowMs: number): NetflowPage {
-  const rows = matchingRows(query, nowMs);
+export function queryNetflows(query: NetflowQuery, nowMs: number, tokens: readonly NansenToken[] = NANSEN_TOKENS): NetflowPage {
+  const rows = matchingRows(query, nowMs, tokens);
   sortRows(rows, query.orderBy.length > 0 ? query.orderBy : DEFAULT_ORDER);
   const from = (query.page - 1) * query.perPage;
   return {
@@ -30,12 +30,12 @@ export function queryNetflows(query: NetflowQuery, nowMs: number): NetflowPage {
 }
 
 /** Every row the query selects, unsorted. */
-export function matchingRows(query: NetflowQuery, nowMs: number): NetflowRow[] {
+export function matchingRows(query: NetflowQuery, nowMs: number, tokens: readonly NansenToken[] = NANSEN_TOKENS): NetflowRow[] {
   const labels = selectedLabels(query);
   const chains = new Set<string>(query.chains.includes('all') ? NANSEN_DATA_CHAINS : query.chains);
   const hour = hourIndex(nowMs);
   const rows: NetflowRow[] = [];
-  for (const token of NANSEN_TOKENS) {
+  for (const token of tokens) {
     if (!chains.has(token.chain) || !tokenMatches(token, query)) continue;
     const flows = cohortFlows(token, labels, hour);
     if (!flows) continue;

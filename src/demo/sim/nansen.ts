@@ -14,6 +14,7 @@ import {
   type SimProtocol,
   type SimReply,
 } from './common.js';
+import { buildTokens, NANSEN_TOKENS, type NansenToken } from './nansen-data.js';
 import { queryNetflows } from './nansen-query.js';
 import { parseNetflowRequest, type ValidationIssue } from './nansen-request.js';
 import { randHex } from './random.js';
@@ -29,6 +30,12 @@ export interface NansenSimOptions extends SimOptions {
    * test have a cohort of more pages than the few hundred simulated tokens fill.
    */
   maxRowsPerPage?: number;
+  /**
+   * Tokens per chain, at least (default: each chain's own count, 300 tokens in all). The
+   * default tokens stay as they are and generated ones are added, so pages of 1000 rows can
+   * be full, as the real API's are (the bench's warm questions need one).
+   */
+  tokensPerChain?: number;
 }
 
 export interface NansenSim extends SimBase {
@@ -66,7 +73,8 @@ function anonymousLimits(now: () => number): ScopedLimit[] {
 
 export async function startNansenSim(options: NansenSimOptions): Promise<NansenSim> {
   const resolved = resolveSimOptions(options);
-  const protocol = new NansenProtocol(resolved, options.apiKey, options.credits ?? DEFAULT_CREDITS, options.maxRowsPerPage);
+  const tokens = options.tokensPerChain === undefined ? NANSEN_TOKENS : buildTokens(options.tokensPerChain);
+  const protocol = new NansenProtocol(resolved, options.apiKey, options.credits ?? DEFAULT_CREDITS, tokens, options.maxRowsPerPage);
   const server = await SimServer.start(protocol, resolved);
   return {
     url: server.origin,
@@ -112,6 +120,7 @@ class NansenProtocol implements SimProtocol {
     private readonly options: ResolvedSimOptions,
     private readonly apiKey: string,
     private readonly startingCredits: number,
+    private readonly tokens: readonly NansenToken[],
     private readonly maxRowsPerPage = Number.POSITIVE_INFINITY,
   ) {
     this.credits = startingCredits;
@@ -137,7 +146,7 @@ class NansenProtocol implements SimProtocol {
     if (this.credits < CREDITS_PER_CALL) return this.insufficientCredits(requestId, headers());
     const parsed = parseNetflowRequest(ctx.bodyText);
     if (!parsed.ok) return validationError(parsed.issues, requestId, headers());
-    const page = queryNetflows({ ...parsed.query, perPage: Math.min(parsed.query.perPage, this.maxRowsPerPage) }, this.options.now());
+    const page = queryNetflows({ ...parsed.query, perPage: Math.min(parsed.query.perPage, this.maxRowsPerPage) }, this.options.now(), this.tokens);
     this.credits -= CREDITS_PER_CALL;
     return jsonReply(200, page, this.headers(requestId, caller, states, CREDITS_PER_CALL));
   }

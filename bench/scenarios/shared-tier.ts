@@ -1,0 +1,90 @@
+// (h) the shared tier: two gateway processes on one Redis and one set of simulators.
+// Replica A fetches N distinct questions; then the same upstream answers are asked again (a
+// new `limit`, so no kept response can answer) from A, which holds them in its own memory,
+// and from B, which must read them from Redis. req/s (16 at a time) and one-connection p50
+// for each; no upstream call may happen meanwhile.
+import { Pool, request } from 'undici';
+import { BenchError, startChild, startProgram, stopChild, type Child } from '../lib/children.js';
+import { counts } from '../lib/http.js';
+import { S } from '../lib/settings.js';
+import { freePort } from '../peers.js';
+
+const CONCURRENCY = 16;
+
+const question = (i: number, limit: number) => `/netflows?source=nansen&limit=${limit}&min_market_cap_usd=${(i + 1) / 1e6}`;
+
+async function cacheStatus(base: string, path: string, headers: Record<string, string>): Promise<string> {
+  const response = await request(`${base}${path}`, { headers });
+  const body = await response.body.text();
+  if (response.statusCode !== 200) throw new BenchError(`(h) ${path}: ${response.statusCode} ${body.slice(0, 200)}`);
+  return String(response.headers['cache-status'] ?? '');
+}
+
+/** One connection, one request at a time: p50 in µs. */
+async function oneConnectionP50(base: string, paths: string[], headers: Record<string, string>): Promise<number> {
+  const pool = new Pool(base, { connections: 1 });
+  const samples: number[] = [];
+  try {
+    for (const path of paths) {
+      const started = process.hrtime.bigint();
+      const response = await pool.request({ path, method: 'GET', headers });
+      await response.body.text();
+      samples.push(Number(process.hrtime.bigint() - started) / 1000);
+      if (response.statusCode !== 200) throw new BenchError(`(h) ${path}: ${response.statusCode}`);
+    }
+  } finally {
+    await pool.close();
+  }
+  return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)]!;
+}
+
+/** CONCURRENCY at a time through every path once: requests per second. */
+async function throughput(base: string, paths: string[], headers: Record<string, string>): Promise<number> {
+  const pool = new Pool(base, { connections: CONCURRENCY });
+  const queue = [...paths];
+  const started = process.hrtime.bigint();
+  try {
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        for (let path = queue.shift(); path; path = queue.shift()) {
+          const response = await pool.request({ path, method: 'GET', headers });
+          await response.body.text();
+          if (response.statusCode !== 200) throw new BenchError(`(h) ${path}: ${response.statusCode}`);
+        }
+      }),
+    );
+  } finally {
+    await pool.close();
+  }
+  return paths.length / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+/** `gatewayEnv`: what every bench gateway gets (caller tokens, log file). */
+export async function scenarioShared(gatewayEnv: Record<string, string>, headers: Record<string, string>) {
+  const port = await freePort();
+  const redis = await startProgram('redis-server', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], port);
+  const started: Child[] = [redis];
+  try {
+    const sims = await startChild('sims (h)', 'sims', { BENCH_SIM_LATENCY_MS: '0' });
+    started.push(sims);
+    const env = { ...gatewayEnv, BENCH_UPSTREAMS: JSON.stringify(sims.upstreams), BENCH_REDIS_URL: `redis://127.0.0.1:${port}` };
+    const [a, b] = await Promise.all([startChild('gateway A (h)', 'gateway', env), startChild('gateway B (h)', 'gateway', env)]);
+    started.push(a, b);
+    const n = S.sharedQuestions;
+    for (let i = 0; i < n; i++) await cacheStatus(a.origin, question(i, 100), headers);
+    const calls = (await counts(sims)).nansen;
+
+    // A new limit: the kept responses cannot answer, the upstream cache must.
+    const p50Paths = Array.from({ length: n / 2 }, (_, i) => question(i, 99));
+    const rpsPaths = Array.from({ length: n / 2 }, (_, i) => question(n / 2 + i, 99));
+    if (!(await cacheStatus(b.origin, question(0, 98), headers)).includes('netflows-nansen; hit')) throw new BenchError("(h) replica B did not find A's entry in Redis");
+    const memory = { p50Us: await oneConnectionP50(a.origin, p50Paths, headers), rps: await throughput(a.origin, rpsPaths, headers) };
+    const shared = { p50Us: await oneConnectionP50(b.origin, p50Paths, headers), rps: await throughput(b.origin, rpsPaths, headers) };
+    if ((await counts(sims)).nansen !== calls) throw new BenchError('(h) an upstream call happened while measuring the shared tier');
+    return { questions: n / 2, memory, shared, ratio: shared.rps / memory.rps, p50Ratio: shared.p50Us / memory.p50Us };
+  } finally {
+    await Promise.all(started.map((child) => stopChild(child)));
+  }
+}
+
+export type SharedResult = Awaited<ReturnType<typeof scenarioShared>>;
