@@ -56,7 +56,7 @@ function instrumentations() {
       // One server span per request; a span per hook would cost more than the hit it measures.
       instrumentHooks: false,
       instrumentHandler: false,
-      ignorePaths: ({ url }) => UNTRACED_ROUTES.has(url.split('?', 1)[0]!),
+      ignorePaths: ({ url }) => UNTRACED_ROUTES.has(pathOf(url)),
       requestHook: serverSpanName,
     }),
     // Coin Metrics' key travels in the query (api_key): the client span keeps the URL without it.
@@ -65,6 +65,11 @@ function instrumentations() {
     new IORedisInstrumentation({ dbStatementSerializer: (command, args) => `${command} (${args.length} arguments)` }),
     new PgInstrumentation({ requireParentSpan: true }),
   ];
+}
+
+function pathOf(url: string): string {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
 }
 
 /** url.full without its query, and no url.query at all (an undefined attribute is not recorded). */

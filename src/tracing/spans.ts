@@ -13,7 +13,6 @@ export const ATTR = {
   outcome: 'netflows.upstream.outcome',
   cache: 'netflows.cache',
   keptAnswer: 'netflows.kept_answer',
-  requestId: 'netflows.request_id',
 } as const;
 
 /** For pino's mixin: the active span's ids, so every line of a traced request names its trace. */
@@ -46,27 +45,30 @@ export function attemptTracer(tracer: Tracer): AttemptTracer {
   };
 }
 
-/**
- * The server span (made by @fastify/otel) named `<method> <route>`, its path without the
- * query, the request id, and on /netflows the cache outcome: the one string the request's
- * log line carries, whether a kept answer served it, and per source its status and cache.
- */
+/** The server span (made by @fastify/otel) named `<method> <route>`, and its path without the query. */
 export function serverSpanName(span: Span, request: FastifyRequest): void {
   span.updateName(`${request.method} ${request.routeOptions.url ?? 'not_found'}`);
-  span.setAttributes({ 'url.path': request.url.split('?', 1)[0]!.slice(0, 200), [ATTR.requestId]: request.id });
+  span.setAttribute('url.path', request.url.split('?', 1)[0]!.slice(0, 200));
 }
 
+const KEPT_ANSWER: Attributes = { [ATTR.cache]: 'hit', [ATTR.keptAnswer]: true };
+
+/**
+ * On /netflows, the cache outcome on the server span: the one string the request's log line
+ * carries, whether a kept answer served it, and (when one did not) each source's status and
+ * cache. A kept answer is complete and every source in it a hit, so the cheapest path says
+ * only that. The hook is the server span's active context (@fastify/otel runs the request in it).
+ */
 export const requestSpans: FastifyPluginAsync = fp(async (app) => {
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (request.cacheOutcome === undefined) return payload;
-    const { span } = request.opentelemetry();
-    span?.setAttributes(cacheAttributes(request.cacheOutcome, reply));
-    return payload;
+  app.addHook('onSend', (request, reply, payload, done) => {
+    const outcome = request.cacheOutcome;
+    if (outcome !== undefined) trace.getActiveSpan()?.setAttributes(outcome === 'hit' ? KEPT_ANSWER : cacheAttributes(outcome, reply));
+    done(null, payload);
   });
 });
 
 function cacheAttributes(outcome: string, reply: FastifyReply): Attributes {
-  const attributes: Attributes = { [ATTR.cache]: outcome, [ATTR.keptAnswer]: outcome === 'hit' };
+  const attributes: Attributes = { [ATTR.cache]: outcome, [ATTR.keptAnswer]: false };
   const sources = reply.getHeader('netflows-sources');
   if (typeof sources !== 'string') return attributes;
   // `coinmetrics;status=ok;cache=hit, nansen;status=skipped`

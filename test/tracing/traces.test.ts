@@ -135,7 +135,7 @@ for (const protocol of ['http/protobuf', 'http/json']) {
       expect(await get(gateway, QUESTION, caller.header)).toBe(200);
       await receiver.waitFor(() => serverSpan(receiver.trace(caller.traceId)) !== undefined);
       const spans = receiver.trace(caller.traceId);
-      expect(serverSpan(spans).attributes).toMatchObject({ 'netflows.cache': 'hit', 'netflows.kept_answer': true, 'netflows.source.nansen.cache': 'hit' });
+      expect(serverSpan(spans).attributes).toMatchObject({ 'netflows.cache': 'hit', 'netflows.kept_answer': true });
       expect(spans.filter((s) => s.name.startsWith('upstream '))).toEqual([]);
     });
 
