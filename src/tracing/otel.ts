@@ -2,7 +2,7 @@ import { createRequire, register } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { type Context, type TextMapGetter, type TextMapPropagator } from '@opentelemetry/api';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -20,7 +20,7 @@ const SHUTDOWN_FLUSH_MS = 2000;
 const UNTRACED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * The SDK with the OTLP/HTTP exporter the protocol names, the W3C propagator, and the
+ * The SDK with the OTLP/HTTP exporter the protocol names, the W3C trace-context propagator, and the
  * Fastify, undici, ioredis and pg instrumentations. The SDK reads the standard variables
  * itself: the endpoints, headers, timeout and compression (exporter), OTEL_TRACES_SAMPLER(_ARG)
  * and the span limits (provider), OTEL_BSP_* (batch processor), OTEL_SERVICE_NAME and
@@ -35,7 +35,8 @@ export async function startOpenTelemetry(settings: TracingSettings): Promise<Tra
       .merge(detectResources({ detectors: [envDetector] })),
     spanProcessors: [new BatchSpanProcessor(await exporterFor(settings.protocol))],
   });
-  const w3c = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
+  // Trace context only: a caller's baggage is not ours to pass on to third parties.
+  const w3c = new W3CTraceContextPropagator();
   provider.register({ propagator: settings.propagateUpstream ? w3c : new ExtractOnly(w3c) });
   registerInstrumentations({ tracerProvider: provider, instrumentations: instrumentations() });
   const tracer = provider.getTracer(SERVICE);

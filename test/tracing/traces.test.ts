@@ -206,13 +206,16 @@ for (const protocol of ['http/protobuf', 'http/json']) {
 }
 
 describe('OTEL_PROPAGATE_UPSTREAM=on', () => {
-  it('sends the upstream call\'s trace context on to the upstream', async () => {
+  it('sends the upstream call\'s trace context on to the upstream, and never the caller\'s baggage', async () => {
     const [cm, nansen, receiver] = await Promise.all([startCoinMetricsSim({ apiKey: CM_KEY }), startNansenSim({ apiKey: NANSEN_KEY }), OtlpReceiver.start()]);
     const gateway = await startGateway(gatewayEnv(cm, nansen, receiver, { OTEL_PROPAGATE_UPSTREAM: 'on' }));
     try {
       const caller = traceparent();
-      expect(await get(gateway, '/netflows?source=coinmetrics&limit=1', caller.header)).toBe(200);
+      const response = await request(`${gateway.base}/netflows?source=coinmetrics&limit=1`, { headers: { traceparent: caller.header, baggage: 'tenant=internal-team' } });
+      expect(response.statusCode).toBe(200);
+      await response.body.dump();
       await receiver.waitFor(() => serverSpan(receiver.trace(caller.traceId)) !== undefined);
+      expect(cm.requests.map((r) => r.headers.baggage)).toEqual([undefined]);
       const client = receiver.trace(caller.traceId).find((s) => s.kind === CLIENT && s.attributes['http.request.method'] === 'GET')!;
       expect(cm.requests.map((r) => r.headers.traceparent)).toEqual([`00-${caller.traceId}-${client.spanId}-01`]);
     } finally {
