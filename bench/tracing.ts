@@ -10,6 +10,7 @@
 // median reported, with each one's CPU per request. Exit 0 when the bench ran, 1 when it failed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -86,9 +87,20 @@ async function slice(target: { origin: string; pid: number }): Promise<{ rps: nu
   return { rps: result['2xx'] / result.duration, cpuUs, p50Ms: result.latency.p50 };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** The default sampler unless the bench is run with OTEL_TRACES_SAMPLER (and _ARG) to compare another. */
+function samplerFromEnv(): Record<string, string> {
+  const { OTEL_TRACES_SAMPLER: sampler, OTEL_TRACES_SAMPLER_ARG: arg } = process.env;
+  return { ...(sampler ? { OTEL_TRACES_SAMPLER: sampler } : {}), ...(arg ? { OTEL_TRACES_SAMPLER_ARG: arg } : {}) };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length / 2;
+  return Number.isInteger(middle) ? (sorted[middle - 1]! + sorted[middle]!) / 2 : sorted[Math.floor(middle)]!;
+}
 
 async function main(): Promise<void> {
+  const startLoad = loadavg()[0]!.toFixed(2);
   const [cm, nansen] = await Promise.all([startCoinMetricsSim({ apiKey: CM_KEY, rateLimits: false }), startNansenSim({ apiKey: NANSEN_KEY, rateLimits: false })]);
   const receiver = spawnChild(['-e', RECEIVER], {});
   const { port: receiverPort } = await nextLine(receiver);
@@ -102,7 +114,7 @@ async function main(): Promise<void> {
     COINMETRICS_TTL_S: '86400',
   };
   const off = await startGateway(common);
-  const on = await startGateway({ ...common, OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`, OTEL_SERVICE_NAME: 'netflows-bench' });
+  const on = await startGateway({ ...common, ...samplerFromEnv(), OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`, OTEL_SERVICE_NAME: 'netflows-bench' });
   // Not measured: the JIT warms up on the hit path of both.
   await slice(off);
   await slice(on);
@@ -118,16 +130,19 @@ async function main(): Promise<void> {
   const received = await nextLine(receiver);
 
   const ratio = median(rounds.map((r) => r.on.rps / r.off.rps));
+  const cpuRatio = median(rounds.map((r) => r.off.cpuUs / r.on.cpuUs));
   const row = (name: string, pick: (r: (typeof rounds)[number]) => Awaited<ReturnType<typeof slice>>) =>
     `${name.padEnd(12)} ${median(rounds.map((r) => pick(r).rps)).toFixed(0).padStart(7)} req/s   p50 ${median(rounds.map((r) => pick(r).p50Ms)).toFixed(2)} ms   ${median(rounds.map((r) => pick(r).cpuUs)).toFixed(1)} µs CPU a request`;
   process.stdout.write(
     [
       '',
-      `traces: /netflows cache hit (kept answer), ${ROUNDS} rounds of ${SLICE_S} s at ${CONNECTIONS} connections, node ${process.version}`,
+      `traces: /netflows cache hit (kept answer), ${ROUNDS} rounds of ${SLICE_S} s at ${CONNECTIONS} connections, node ${process.version}, sampler ${process.env.OTEL_TRACES_SAMPLER ?? 'default'}${process.env.OTEL_TRACES_SAMPLER_ARG ? ` ${process.env.OTEL_TRACES_SAMPLER_ARG}` : ''}`,
       row('tracing off', (r) => r.off),
       row('tracing on', (r) => r.on),
       `on ÷ off     ${ratio.toFixed(2)} (target ≥ ${TARGET}: ${ratio >= TARGET ? 'PASS' : 'MISS'}); per round: ${rounds.map((r) => (r.on.rps / r.off.rps).toFixed(2)).join(' ')}`,
+      `CPU a request, off ÷ on: ${cpuRatio.toFixed(2)} (the steadier guide when other processes share the machine)`,
       `exported     ${received.posts} OTLP requests, ${(received.bytes! / 1e6).toFixed(1)} MB to the local receiver`,
+      `load average ${startLoad} at the start, ${loadavg()[0]!.toFixed(2)} at the end (${cpus().length} cores)`,
       '',
     ].join('\n'),
   );
