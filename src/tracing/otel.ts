@@ -102,4 +102,3 @@ class ExtractOnly implements TextMapPropagator {
 function packageVersion(): string {
   return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 }
-

@@ -20,7 +20,8 @@ const ENDPOINTS = ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_END
  */
 export function readTracingSettings(read: EnvReader): TracingSettings | undefined {
   const endpoints = ENDPOINTS.filter((name) => read.optionalString(name) !== undefined);
-  const disabled = read.oneOf('OTEL_SDK_DISABLED', 'false', ['true', 'false']) === 'true';
+  // As the specification has booleans: case-insensitive, and anything but true is false.
+  const disabled = read.optionalString('OTEL_SDK_DISABLED')?.toLowerCase() === 'true';
   const exporter = read.oneOf('OTEL_TRACES_EXPORTER', 'otlp', ['otlp', 'none']);
   const propagateUpstream = read.oneOf('OTEL_PROPAGATE_UPSTREAM', 'off', ['on', 'off']) === 'on';
   const protocol = read.oneOf('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/protobuf', PROTOCOLS) as OtlpProtocol;

@@ -57,7 +57,8 @@ const KEPT_ANSWER: Attributes = { [ATTR.cache]: 'hit', [ATTR.keptAnswer]: true }
  * On /netflows, the cache outcome on the server span: the one string the request's log line
  * carries, whether a kept answer served it, and (when one did not) each source's status and
  * cache. A kept answer is complete and every source in it a hit, so the cheapest path says
- * only that. The hook is the server span's active context (@fastify/otel runs the request in it).
+ * only that. The active span here is the server span: @fastify/otel runs the request in its
+ * context and gives hooks and handler no spans of their own.
  */
 export const requestSpans: FastifyPluginAsync = fp(async (app) => {
   app.addHook('onSend', (request, reply, payload, done) => {
