@@ -39,7 +39,8 @@ import { healthRoutes, type Lifecycle } from './routes/health.js';
 import { netflowsRoute } from './routes/netflows.js';
 import { netflowsQuerySchema, netflowsResponseSchema, problemSchema, recordSchema, signRule } from './schema/index.js';
 import { systemClock, type Clock } from './time.js';
-import { UpstreamClient } from './upstream/http.js';
+import type { Tracing } from './tracing/tracing.js';
+import { UpstreamClient, type AttemptTracer } from './upstream/http.js';
 import type { UpstreamResponse } from './upstream/response.js';
 
 export interface AppDeps {
@@ -59,6 +60,8 @@ export interface AppDeps {
   budgetStore?: BudgetStore;
   rendered?: RenderedCache;
   metrics?: Metrics;
+  /** With OTEL_EXPORTER_OTLP_ENDPOINT: spans of our own (see src/tracing/); absent: no tracing code runs. */
+  tracing?: Tracing;
 }
 
 /** Where replicas meet, when REDIS_URL is set. */
@@ -100,9 +103,9 @@ export const REDACT_PATHS = [
   'apikey',
 ];
 
-/** JSON lines; pretty and coloured only when a person watches a terminal. */
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
-  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+/** JSON lines; pretty and coloured only when a person watches a terminal. `fields` go on every line (a traced request's ids). */
+export function createLogger(level: string, destination?: NodeJS.WritableStream, fields?: () => Record<string, string>): Logger {
+  const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(fields ? { mixin: fields } : {}) };
   if (!destination && process.stdout.isTTY) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } });
   return pino(options, destination as never);
 }
@@ -116,9 +119,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? new Metrics();
   const app = createServer(config, deps.logger, lifecycle);
   const dispatcher = dispatcherFor(app, deps.dispatcher);
+  if (deps.tracing) await app.register(deps.tracing.requestSpans);
   await registerPlugins(app, config, registry, metrics);
   const state = sharedState(app, deps, registry, clock, metrics);
-  const upstreams = wireUpstreams(app, state, dispatcher);
+  const upstreams = wireUpstreams(app, state, dispatcher, deps.tracing?.upstream);
   const service = new NetflowsService(registry, upstreams.providers, upstreams.disabled, (source, outcome) => metrics.sourceAnswers.inc({ source, outcome }));
   registerStateGauges(metrics, { ...state, upstreams: upstreams.guards, creditSources: creditSources(state), callers: config.callers ?? [], store: state.budgetStore });
   await registerRoutes(app, state, service, upstreams.guards, lifecycle);
@@ -258,7 +262,7 @@ function sharedState(app: FastifyInstance, deps: AppDeps, registry: Registry, cl
 }
 
 /** Per registered source: a budget, a circuit, a client bound to both, and its provider; or why it is off. */
-function wireUpstreams(app: FastifyInstance, state: SharedState, dispatcher: Dispatcher): Upstreams {
+function wireUpstreams(app: FastifyInstance, state: SharedState, dispatcher: Dispatcher, tracer: AttemptTracer | undefined): Upstreams {
   const { config, registry, clock, metrics, cache } = state;
   const upstreams: Upstreams = { providers: [], disabled: new Map(), guards: [] };
   const retry = { attempts: config.upstreamRetries + 1, baseMs: 100, capMs: 2000, maxRetryAfterMs: config.budgetMaxWaitMs };
@@ -284,6 +288,7 @@ function wireUpstreams(app: FastifyInstance, state: SharedState, dispatcher: Dis
       circuit: guards.circuit,
       retry,
       ...(policy.credits ? { describeAnswer: creditsUsed(policy.credits.read) } : {}),
+      ...(tracer ? { tracer } : {}),
       onAttempt: (outcome, durationMs) => {
         metrics.upstreamRequests.inc({ source, outcome });
         if (durationMs !== undefined) metrics.upstreamDuration.observe({ source }, durationMs / 1000);

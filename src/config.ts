@@ -5,6 +5,7 @@ import type { SourceId } from './model.js';
 import type { ProviderDescriptor, Registry, SourceConfigs, UpstreamConfig } from './providers/descriptor.js';
 import { PROVIDERS, type DefaultRegistry } from './providers/index.js';
 import type { Secret } from './secret.js';
+import { readTracingSettings, type TracingSettings } from './tracing/settings.js';
 
 /** The whole configuration: the gateway's own settings, and each registered source's block under `sources`. */
 export interface Config<R extends Registry = DefaultRegistry> {
@@ -66,6 +67,8 @@ export interface Config<R extends Registry = DefaultRegistry> {
   callers: readonly CallerToken[] | undefined;
   /** EXPLORER: the web page at `/` (default on); off removes the route. */
   explorer: boolean;
+  /** With an OTLP endpoint set: traces are exported (see src/tracing/); undefined: no tracing code is loaded. */
+  tracing: TracingSettings | undefined;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +117,7 @@ export function loadConfig<R extends Registry = DefaultRegistry>(
     gatewayReplicas: read.integer('GATEWAY_REPLICAS', 1, 1, 1000),
     callers: readCallers(read, 'CALLER_TOKENS_FILE'),
     explorer: read.oneOf('EXPLORER', 'on', ['on', 'off']) === 'on',
+    tracing: readTracingSettings(read),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

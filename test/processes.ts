@@ -69,19 +69,23 @@ export class TestRedis {
 export interface GatewayProcess {
   base: string;
   pid: number;
+  /** Every line it wrote to stdout so far (its JSON logs). */
+  lines: string[];
   exited: Promise<number | null>;
   signal(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
-/** A gateway process (src/server.ts through tsx) with the given environment, on a free port. */
-export async function startGateway(env: Record<string, string>): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+/** A gateway process (src/server.ts through tsx) with the given environment, on a free port; `preload`: modules imported before it. */
+export async function startGateway(env: Record<string, string>, preload: string[] = []): Promise<GatewayProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...preload.flatMap((module) => ['--import', module]), 'src/server.ts'], {
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const lines = createInterface({ input: child.stdout! });
+  const written: string[] = [];
+  lines.on('line', (line) => written.push(line));
   const port = await new Promise<number>((resolve, reject) => {
     lines.on('line', (line) => {
       const match = /listening at http:\/\/127\.0\.0\.1:(\d+)/.exec(line);
@@ -92,6 +96,7 @@ export async function startGateway(env: Record<string, string>): Promise<Gateway
   return {
     base: `http://127.0.0.1:${port}`,
     pid: child.pid!,
+    lines: written,
     exited,
     signal: (signal) => child.kill(signal),
     async stop() {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { buildApp, createLogger } from '../app.js';
 import { startupWarnings } from '../config.js';
 import { configOrExit, exitOnSignals } from '../lifecycle.js';
 import type { Lifecycle } from '../routes/health.js';
 import { startCoinMetricsSim } from './sim/coinmetrics.js';
+import { startTracing } from '../tracing/start.js';
 import { startNansenSim } from './sim/nansen.js';
 
 /**
@@ -29,9 +29,12 @@ async function main(): Promise<void> {
     NANSEN_API_KEY_FILE: undefined,
     NANSEN_BASE_URL: nansen.url,
   });
-  const logger = createLogger(config.logLevel);
+  // As server.ts does: tracing (with OTEL_EXPORTER_OTLP_ENDPOINT) starts before the app's modules load.
+  const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
+  const { buildApp, createLogger } = await import('../app.js');
+  const logger = createLogger(config.logLevel, undefined, tracing?.logFields);
   const lifecycle: Lifecycle = { draining: false };
-  const app = await buildApp({ config, logger, lifecycle });
+  const app = await buildApp({ config, logger, lifecycle, ...(tracing ? { tracing } : {}) });
   for (const warning of startupWarnings(config)) logger.warn(warning);
   await app.listen({ host: config.host, port: config.port });
 
@@ -50,7 +53,7 @@ async function main(): Promise<void> {
   );
 
   exitOnSignals(app, lifecycle, config.shutdownGraceMs, logger, async () => {
-    await Promise.all([coinmetrics.close(), nansen.close()]);
+    await Promise.all([coinmetrics.close(), nansen.close(), tracing?.shutdown()]);
   });
 }
 

@@ -21,6 +21,20 @@ export interface Permit {
   settle(response: UpstreamResponse | undefined): Promise<void>;
 }
 
+/** The port a tracer implements: one span per attempt. Absent, nothing is traced. */
+export interface AttemptTracer {
+  start(source: SourceId, attempt: number): AttemptSpan;
+}
+
+/** One attempt's span: active while the attempt runs, so the HTTP client's own span nests in it. */
+export interface AttemptSpan {
+  within<T>(work: () => Promise<T>): Promise<T>;
+  /** How long the budget held the attempt before admitting or refusing it (ms). */
+  waited(budgetWaitMs: number): void;
+  /** The attempt's outcome, as `onAttempt` names it; ends the span. */
+  end(outcome: string): void;
+}
+
 export interface UpstreamCall {
   method: 'GET' | 'POST';
   /** Path below the base URL, with the query string; never logged with its query. */
@@ -51,6 +65,8 @@ export interface UpstreamClientOptions {
   describeAnswer?: (response: UpstreamResponse) => Record<string, unknown>;
   /** Told of every attempt: its outcome (2xx, 4xx, 429, 5xx, timeout, unreachable, too_large; refused and circuit_open without a time). */
   onAttempt?: (outcome: string, durationMs: number | undefined) => void;
+  /** Traces every attempt (with OTEL_EXPORTER_OTLP_ENDPOINT); absent: no tracing code runs. */
+  tracer?: AttemptTracer;
 }
 
 export interface RetryPolicy {
@@ -97,13 +113,7 @@ export class UpstreamClient {
     const { circuit, retry, clock } = this.options;
     const attempts = retry?.attempts ?? 1;
     for (let attempt = 1; ; attempt++) {
-      try {
-        await circuit?.check();
-      } catch (error) {
-        this.options.onAttempt?.('circuit_open', undefined);
-        throw error;
-      }
-      const outcome = await this.attempt(call);
+      const outcome = await this.tracedAttempt(call, attempt);
       if (circuit && countsForCircuit(outcome, call.signal)) await circuit.record(outcome.response !== undefined && outcome.response.status < 500);
       if (attempt >= attempts || call.signal.aborted || !this.retryable(outcome, clock())) {
         if (outcome.error) throw outcome.error;
@@ -112,6 +122,38 @@ export class UpstreamClient {
       const backoff = Math.floor((retry!.random ?? Math.random)() * Math.min(retry!.capMs, retry!.baseMs * 2 ** (attempt - 1)));
       this.options.logger.debug({ upstream: this.source, attempt, backoffMs: backoff }, 'upstream retry');
       await sleep(backoff, undefined, { signal: call.signal }).catch(() => undefined);
+    }
+  }
+
+  /** One attempt behind the circuit (an open one throws), in a span of its own when traced. */
+  private tracedAttempt(call: UpstreamCall, attempt: number): Promise<Attempt> {
+    const span = this.options.tracer?.start(this.source, attempt);
+    const guarded = async () => {
+      try {
+        await this.options.circuit?.check();
+      } catch (error) {
+        this.report('circuit_open', undefined, span);
+        throw error;
+      }
+      return this.attempt(call, span);
+    };
+    return span ? span.within(guarded) : guarded();
+  }
+
+  private report(outcome: string, durationMs: number | undefined, span: AttemptSpan | undefined): void {
+    this.options.onAttempt?.(outcome, durationMs);
+    span?.end(outcome);
+  }
+
+  /** The budget's permit; the time it took goes on the span. */
+  private async admit(signal: AbortSignal, span: AttemptSpan | undefined): Promise<Permit | undefined> {
+    const { budget } = this.options;
+    if (!budget) return undefined;
+    const asked = performance.now();
+    try {
+      return await budget.admit(signal);
+    } finally {
+      span?.waited(performance.now() - asked);
     }
   }
 
@@ -124,15 +166,15 @@ export class UpstreamClient {
     return wait !== undefined && wait <= (this.options.retry?.maxRetryAfterMs ?? 0);
   }
 
-  private async attempt(call: UpstreamCall): Promise<Attempt> {
+  private async attempt(call: UpstreamCall, span: AttemptSpan | undefined): Promise<Attempt> {
     const { dispatcher, timeoutMs, logger } = this.options;
     const maxBytes = this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const path = this.basePath + call.path;
     let permit: Permit | undefined;
     try {
-      permit = await this.options.budget?.admit(call.signal);
+      permit = await this.admit(call.signal, span);
     } catch (error) {
-      this.options.onAttempt?.('refused', undefined);
+      this.report('refused', undefined, span);
       return { error: error as UpstreamError };
     }
     const timeout = AbortSignal.timeout(timeoutMs);
@@ -153,7 +195,7 @@ export class UpstreamClient {
       answered = { status: response.statusCode, headers: response.headers, body };
       call.onAnswer?.(answered);
       const durationMs = Math.round(performance.now() - started);
-      this.options.onAttempt?.(statusClass(response.statusCode), durationMs);
+      this.report(statusClass(response.statusCode), durationMs, span);
       // An answer with an error status (a rejected key, a 429, a 5xx) is a failed call.
       const level = response.statusCode >= 400 ? 'warn' : 'info';
       logger[level]({ upstream: this.source, path, status: response.statusCode, durationMs, bytes: body.length, ...this.options.describeAnswer?.(answered) }, 'upstream call');
@@ -164,7 +206,7 @@ export class UpstreamClient {
           ? new UpstreamError(this.source, 'upstream_timeout', 'the request ran out of time before the upstream answered', { cause: error })
           : transportFailure(this.source, error, timeout.aborted);
       const durationMs = Math.round(performance.now() - started);
-      this.options.onAttempt?.(failureOutcome(failure), durationMs);
+      this.report(failureOutcome(failure), durationMs, span);
       logger.warn({ upstream: this.source, path, failure: failure.failure, durationMs }, 'upstream call failed');
       return { error: failure };
     } finally {
