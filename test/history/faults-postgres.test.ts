@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { History } from '../../src/history/history.js';
+import { migrate, MIGRATIONS } from '../../src/history/migrations.js';
+import { writeSnapshots } from '../../src/history/nansen-store.js';
 import { PostgresDatabase } from '../../src/history/postgres.js';
 import { TestPostgres } from '../postgres.js';
 import { child, D0, halfSnapshots, HOUR, snapshot, token } from './helpers.js';
@@ -88,9 +90,22 @@ describe('with PostgreSQL', () => {
     const url = await server.createDatabase('race');
     const runs = await Promise.all([child(['migrate', url]), child(['migrate', url])]);
     expect(runs.map((r) => r.code)).toEqual([0, 0]);
-    expect(runs.map((r) => r.lines.at(-1)).sort()).toEqual(['[1]', '[]']);
+    expect(runs.map((r) => r.lines.at(-1)).sort()).toEqual([JSON.stringify(MIGRATIONS.map((m) => m.version)), '[]']);
     expect((await child(['migrate', url])).lines).toEqual(['[]']);
-    expect((await server.sql('SELECT count(*)::int AS n FROM history_migrations', 'race')).rows).toEqual([{ n: 1 }]);
+    expect((await server.sql('SELECT count(*)::int AS n FROM history_migrations', 'race')).rows).toEqual([{ n: MIGRATIONS.length }]);
+  });
+
+  it("upgrades a database of the first version to the recorder's tables, keeping what it holds", async () => {
+    const db = new PostgresDatabase({ url: await server.createDatabase('upgrade') });
+    try {
+      expect(await migrate(db, {}, MIGRATIONS.slice(0, 1))).toEqual([1]);
+      await db.transaction((tx) => writeSnapshots(tx, [snapshot(D0, tokens(3))]));
+      expect(await migrate(db)).toEqual(MIGRATIONS.slice(1).map((m) => m.version));
+      expect(await db.query('SELECT count(*)::int AS n FROM nansen_rows')).toEqual([{ n: 3 }]);
+      expect(await db.query('SELECT count(*)::int AS n FROM recorder_runs')).toEqual([{ n: 0 }]);
+    } finally {
+      await db.close();
+    }
   });
 
   it('leaves no half snapshot when a writer is killed with SIGKILL between writing its rows and committing them', async () => {

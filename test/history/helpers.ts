@@ -58,7 +58,7 @@ export class TestStore {
 
   async reset(): Promise<void> {
     await this.history.flush();
-    await this.db.query('TRUNCATE nansen_fetches, nansen_rows, nansen_tokens, coinmetrics_days RESTART IDENTITY');
+    await this.db.query('TRUNCATE nansen_fetches, nansen_rows, nansen_tokens, coinmetrics_days, recorder_hours, recorder_runs RESTART IDENTITY');
   }
 
   async record(...snapshots: NansenSnapshot[]): Promise<void> {
