@@ -95,6 +95,35 @@ describe('with PostgreSQL', () => {
     expect((await server.sql('SELECT count(*)::int AS n FROM history_migrations', 'race')).rows).toEqual([{ n: MIGRATIONS.length }]);
   });
 
+  it('survives a server killed while connections change hands (regression: an uncaught pg error stopped the process)', async () => {
+    // pg-pool hands a freed connection to a waiting transaction in the same turn as the answer
+    // that freed it; a FATAL read in the same chunk found no listener and was thrown.
+    let uncaught = 0;
+    const count = () => uncaught++;
+    process.on('uncaughtException', count);
+    try {
+      for (let round = 0; round < 8; round++) {
+        const db = new PostgresDatabase({ url: server.url(), poolSize: 1, connectTimeoutMs: 500 });
+        let stop = false;
+        const loops = Array.from({ length: 20 }, async (_, i) => {
+          while (!stop) {
+            await (i % 2 ? db.query('SELECT 1') : db.transaction((tx) => tx.query('SELECT 1'))).catch(() => new Promise((r) => setTimeout(r, 5)));
+          }
+        });
+        await new Promise((r) => setTimeout(r, 100));
+        await server.kill();
+        await new Promise((r) => setTimeout(r, 150));
+        stop = true;
+        await Promise.all(loops);
+        await db.close();
+        await server.up();
+      }
+    } finally {
+      process.off('uncaughtException', count);
+    }
+    expect(uncaught).toBe(0);
+  }, 60_000);
+
   it("upgrades a database of the first version to the recorder's tables, keeping what it holds", async () => {
     const db = new PostgresDatabase({ url: await server.createDatabase('upgrade') });
     try {
