@@ -94,12 +94,12 @@ function fromHistory(query: NetflowsQuery): boolean {
 }
 
 function cannotAnswer(query: NetflowsQuery, history: History | undefined): string | undefined {
+  if (query.entities && cohortsOf(query).length === 0) return 'Nansen has smart_money entities only';
+  if (query.chains && nansenChains(query).length === 0) return `Nansen covers none of the chains asked for (${query.chains.join(', ')})`;
   if (fromHistory(query) && !history) {
     const asked = query.mode === 'series' ? `interval=${query.interval}` : 'as_of';
     return `Nansen keeps no history, and this gateway records none (HISTORY=off): ${asked} is not offered`;
   }
-  if (query.entities && cohortsOf(query).length === 0) return 'Nansen has smart_money entities only';
-  if (query.chains && nansenChains(query).length === 0) return `Nansen covers none of the chains asked for (${query.chains.join(', ')})`;
   return undefined;
 }
 
