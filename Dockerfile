@@ -20,6 +20,9 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# The embedded history's default HISTORY_DIR (./data), writable by the gateway; mount a
+# volume there to keep it, or set DATABASE_URL (or HISTORY=off) instead.
+RUN mkdir /app/data && chown 1000:1000 /app/data
 # The image's node user, by number so that runAsNonRoot can check it; the code stays
 # root-owned and read-only to it. Keys come as files (COINMETRICS_API_KEY_FILE, …).
 USER 1000:1000

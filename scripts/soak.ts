@@ -106,6 +106,8 @@ async function main(): Promise<void> {
       NANSEN_API_KEY: NANSEN_KEY,
       NANSEN_BASE_URL: nansen.url,
       CALLER_TOKENS_FILE: callersFile,
+      // Its own embedded history, recording what the soak fetches (not the user's ./data).
+      HISTORY_DIR: join(dir, 'history'),
       METRICS_TOKEN,
       CACHE_MAX_MB: String(CACHE_MB),
       UPSTREAM_TIMEOUT_MS: '1500',

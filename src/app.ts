@@ -19,6 +19,9 @@ import { RenderedCache } from './cache/rendered.js';
 import { UpstreamCache, type SharedCacheTier } from './cache/upstream-cache.js';
 import { sourceConfig, type Config } from './config.js';
 import { explorerRoutes } from './explorer/plugin.js';
+import type { History } from './history/history.js';
+import type { Recorder } from './history/recorder.js';
+import { wireHistory } from './history/wiring.js';
 import { trackConnections } from './lifecycle.js';
 import { Metrics } from './metrics.js';
 import type { Provider, SourceId } from './model.js';
@@ -34,11 +37,12 @@ import { RedisBudgetStore } from './redis/budget-store.js';
 import { RedisCacheTier } from './redis/cache-tier.js';
 import { RedisConnection } from './redis/connection.js';
 import { adminRoutes } from './routes/admin.js';
+import { adminHistoryRoute } from './routes/admin-history.js';
 import { catalogRoute } from './routes/catalog.js';
 import { healthRoutes, type Lifecycle } from './routes/health.js';
 import { netflowsRoute } from './routes/netflows.js';
 import { netflowsQuerySchema, netflowsResponseSchema, problemSchema, recordSchema, signRule } from './schema/index.js';
-import { systemClock, type Clock } from './time.js';
+import { systemClock, systemTimer, type Clock, type Timer } from './time.js';
 import type { Tracing } from './tracing/tracing.js';
 import { UpstreamClient, type AttemptTracer } from './upstream/http.js';
 import type { UpstreamResponse } from './upstream/response.js';
@@ -62,6 +66,12 @@ export interface AppDeps {
   metrics?: Metrics;
   /** With OTEL_EXPORTER_OTLP_ENDPOINT: spans of our own (see src/tracing/); absent: no tracing code runs. */
   tracing?: Tracing;
+  /** The history store the shell opened (`openHistory`); absent: nothing is recorded or answered from history, as with HISTORY=off. The shell closes it. */
+  history?: History;
+  /** Schedules the recorder and the retention job; default: unref'd setTimeout. */
+  timer?: Timer;
+  /** This replica's name in the recorder's log; default: host name and process id. */
+  replica?: string;
 }
 
 /** Where replicas meet, when REDIS_URL is set. */
@@ -82,6 +92,7 @@ interface SharedState {
   budgetStore: BudgetStore;
   callerCredits: CallerCredits;
   sharedMode: () => 'off' | 'shared' | 'degraded';
+  history: History | undefined;
 }
 
 /** The registered sources as wired: providers of the enabled ones, why the others are off, and every budget. */
@@ -125,7 +136,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const upstreams = wireUpstreams(app, state, dispatcher, deps.tracing?.upstream);
   const service = new NetflowsService(registry, upstreams.providers, upstreams.disabled, (source, outcome) => metrics.sourceAnswers.inc({ source, outcome }));
   registerStateGauges(metrics, { ...state, upstreams: upstreams.guards, creditSources: creditSources(state), callers: config.callers ?? [], store: state.budgetStore });
-  await registerRoutes(app, state, service, upstreams.guards, lifecycle);
+  const recorder = wireHistory(app, {
+    history: state.history,
+    providers: upstreams.providers,
+    metrics,
+    clock,
+    timer: deps.timer ?? systemTimer,
+    retentionMs: config.history.retentionMs,
+    logger: app.log,
+    ...(deps.replica ? { replica: deps.replica } : {}),
+  });
+  await registerRoutes(app, state, service, upstreams.guards, lifecycle, recorder);
   return app;
 }
 
@@ -220,7 +241,7 @@ function openApiOptions(registry: Registry): SwaggerOptions {
       tags: [
         { name: 'netflows', description: 'Net flows from both upstreams in one record schema.' },
         { name: 'operations', description: 'Probes and metrics for the people who run the gateway.' },
-        { name: 'admin', description: 'Budgets and quotas; admin token only.' },
+        { name: 'admin', description: 'Budgets, quotas and history; admin token only.' },
       ],
       components: {
         securitySchemes: {
@@ -258,6 +279,7 @@ function sharedState(app: FastifyInstance, deps: AppDeps, registry: Registry, cl
     budgetStore,
     callerCredits: new CallerCredits(budgetStore, clock, config.allowanceLeaseMs),
     sharedMode: () => (shared ? (shared.store.degraded ? 'degraded' : 'shared') : 'off'),
+    history: deps.history,
   };
 }
 
@@ -295,7 +317,9 @@ function wireUpstreams(app: FastifyInstance, state: SharedState, dispatcher: Dis
       },
     });
     upstreams.guards.push(guards);
-    upstreams.providers.push(descriptor.create({ config: sourceConfigBlock, client, cache, clock, logger: app.log, loadTimeoutMs: config.requestDeadlineMs }));
+    upstreams.providers.push(
+      descriptor.create({ config: sourceConfigBlock, client, cache, clock, logger: app.log, loadTimeoutMs: config.requestDeadlineMs, history: state.history }),
+    );
   }
   return upstreams;
 }
@@ -314,13 +338,20 @@ function creditSources({ config, registry }: SharedState): { source: SourceId; t
 }
 
 /** Health, the data routes behind the caller guard, admin, the document, the explorer. */
-async function registerRoutes(app: FastifyInstance, state: SharedState, service: NetflowsService, guards: readonly UpstreamGuards[], lifecycle: Lifecycle): Promise<void> {
-  const { config, registry, clock, metrics, rendered, budgetStore, callerCredits, sharedMode } = state;
+async function registerRoutes(
+  app: FastifyInstance,
+  state: SharedState,
+  service: NetflowsService,
+  guards: readonly UpstreamGuards[],
+  lifecycle: Lifecycle,
+  recorder: Recorder | undefined,
+): Promise<void> {
+  const { config, registry, clock, metrics, rendered, budgetStore, callerCredits, sharedMode, history } = state;
   const callersByName = new Map((config.callers ?? []).map((c) => [c.name, c]));
   await app.register(healthRoutes, { lifecycle });
   await app.register(async (data) => {
     if (config.callers) data.addHook('onRequest', callerGuard(config.callers, budgetStore, clock));
-    await data.register(catalogRoute, { config, registry });
+    await data.register(catalogRoute, { config, registry, history: history !== undefined });
     await data.register(netflowsRoute, {
       service,
       clock,
@@ -336,6 +367,8 @@ async function registerRoutes(app: FastifyInstance, state: SharedState, service:
   });
   if (config.adminToken) {
     await app.register(adminRoutes, { adminToken: config.adminToken, upstreams: guards, callers: config.callers ?? [], callerCredits, store: budgetStore, clock, sharedMode });
+    const retentionDays = config.history.retentionMs / 86_400_000;
+    await app.register(adminHistoryRoute, { adminToken: config.adminToken, callers: config.callers ?? [], history, recorder, retentionDays, clock });
   }
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (config.explorer) await app.register(explorerRoutes);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseCallerTokens, type CallerToken } from './auth/callers.js';
 import { EnvReader, type Env, type ReadFile } from './env.js';
+import { readHistoryConfig, type HistoryConfig } from './history/config.js';
 import type { SourceId } from './model.js';
 import type { ProviderDescriptor, Registry, SourceConfigs, UpstreamConfig } from './providers/descriptor.js';
 import { PROVIDERS, type DefaultRegistry } from './providers/index.js';
@@ -69,6 +70,8 @@ export interface Config<R extends Registry = DefaultRegistry> {
   explorer: boolean;
   /** With an OTLP endpoint set: traces are exported (see src/tracing/); undefined: no tracing code is loaded. */
   tracing: TracingSettings | undefined;
+  /** HISTORY, DATABASE_URL, HISTORY_DIR and the rest: where the gateway keeps what it fetched. */
+  history: HistoryConfig;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +121,7 @@ export function loadConfig<R extends Registry = DefaultRegistry>(
     callers: readCallers(read, 'CALLER_TOKENS_FILE'),
     explorer: read.oneOf('EXPLORER', 'on', ['on', 'off']) === 'on',
     tracing: readTracingSettings(read),
+    history: readHistoryConfig(read),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

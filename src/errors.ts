@@ -17,6 +17,7 @@ export const ERRORS = {
   internal_error: { status: 500, title: 'Internal error' },
   upstream_error: { status: 502, title: 'Upstream error' },
   upstream_unavailable: { status: 503, title: 'Upstream unavailable' },
+  history_unavailable: { status: 503, title: 'History unavailable' },
   upstream_timeout: { status: 504, title: 'Upstream timeout' },
 } as const;
 
@@ -85,7 +86,7 @@ export function invalidParameter(param: string, detail: string): ProblemError {
   return new ProblemError('invalid_parameter', detail, { param });
 }
 
-/** What went wrong with one upstream call, in terms a caller may see. */
+/** What went wrong with one source's answer (an upstream call, or the history store it needed), in terms a caller may see. */
 export type UpstreamFailure =
   | 'upstream_timeout'
   | 'upstream_unreachable'
@@ -95,7 +96,8 @@ export type UpstreamFailure =
   | 'upstream_rejected_key'
   | 'upstream_credits_exhausted'
   | 'budget_exhausted'
-  | 'circuit_open';
+  | 'circuit_open'
+  | 'history_unavailable';
 
 const FAILURE_TO_CODE: Record<UpstreamFailure, ErrorCode> = {
   upstream_timeout: 'upstream_timeout',
@@ -107,11 +109,13 @@ const FAILURE_TO_CODE: Record<UpstreamFailure, ErrorCode> = {
   upstream_credits_exhausted: 'upstream_unavailable',
   budget_exhausted: 'upstream_unavailable',
   circuit_open: 'upstream_unavailable',
+  history_unavailable: 'history_unavailable',
 };
 
 /**
- * A failed upstream call. `message` is written for callers: it never holds an
- * upstream URL, body or key. The original error, if any, is the `cause`.
+ * A failed upstream call, or a source's answer that needed the history store while it was
+ * away. `message` is written for callers: it never holds an upstream URL, body or key. The
+ * original error, if any, is the `cause`.
  */
 export class UpstreamError extends Error {
   constructor(
@@ -133,8 +137,7 @@ export class UpstreamError extends Error {
 export function upstreamProblem(errors: readonly UpstreamError[]): ProblemError {
   const first = errors[0]!;
   const retryAfters = errors.map((e) => e.options.retryAfterMs).filter((ms): ms is number => ms !== undefined);
-  const retryAfterS =
-    first.code === 'upstream_unavailable' ? Math.max(1, Math.ceil(Math.max(1000, ...retryAfters) / 1000)) : undefined;
+  const retryAfterS = ERRORS[first.code].status === 503 ? Math.max(1, Math.ceil(Math.max(1000, ...retryAfters) / 1000)) : undefined;
   const detail = errors.map((e) => `${e.source}: ${e.message}`).join('; ');
   return new ProblemError(first.code, detail, { retryAfterS, cause: first });
 }

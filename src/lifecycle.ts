@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import type { History } from './history/history.js';
 import type { Lifecycle } from './routes/health.js';
 
 /** The configuration, or every problem with it on stderr and exit code 2. */
@@ -74,4 +75,21 @@ export function exitOnSignals(app: FastifyInstance, lifecycle: Lifecycle, graceM
   };
   process.once('SIGTERM', (s) => void onSignal(s));
   process.once('SIGINT', (s) => void onSignal(s));
+}
+
+/**
+ * Logs where history is kept once its store is open. A store that can never open (a
+ * corrupt or foreign HISTORY_DIR, a schema newer than this gateway) stops the process with
+ * exit code 2 and a message naming it; one that is only away is waited for meanwhile.
+ */
+export function watchHistory(history: History | undefined, app: FastifyInstance, logger: Logger): void {
+  history?.ready.then(
+    () => logger.info({ store: history.location }, 'history store open'),
+    async (error: Error) => {
+      logger.fatal({ reason: error.message }, 'the history store cannot be used; stopping');
+      process.stderr.write(`${error.message}\n`);
+      await app.close().catch(() => undefined);
+      process.exit(2);
+    },
+  );
 }

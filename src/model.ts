@@ -4,6 +4,9 @@ export type SourceId = string;
 export type SnapshotWindow = '1h' | '24h' | '7d' | '30d';
 export const SNAPSHOT_WINDOWS: readonly SnapshotWindow[] = ['1h', '24h', '7d', '30d'];
 export type RecordWindow = SnapshotWindow | '1d';
+/** A series' bucket: a UTC day or a UTC hour. */
+export type SeriesInterval = '1d' | '1h';
+export const SERIES_INTERVALS: readonly SeriesInterval[] = ['1d', '1h'];
 
 /** One row of /netflows, whatever its source. Field order is the contract's (and the CSV's). */
 export interface NetflowRecord {
@@ -57,9 +60,13 @@ export interface NetflowsQuery {
   mode: 'snapshot' | 'series';
   /** Snapshot mode only. */
   window: SnapshotWindow;
-  /** Series mode only: first and last day (00:00 UTC ms), both inclusive. */
-  startDay: number;
-  endDay: number;
+  /** Snapshot mode only: the leaderboard as it stood at this time (ms, in the past); undefined = now. */
+  asOf: number | undefined;
+  /** Series mode only: a row per UTC day (`1d`) or hour (`1h`). */
+  interval: SeriesInterval;
+  /** Series mode only: the first and last bucket (ms), both inclusive: 00:00 UTC of a day (`1d`), or a whole UTC hour (`1h`). */
+  start: number;
+  end: number;
   /** Sources the caller named; undefined = every enabled source. */
   sources: readonly SourceId[] | undefined;
   assets: readonly string[] | undefined;
@@ -107,6 +114,19 @@ export interface SourceAnswer {
   /** Set with `stale`: why fresh data could not be had. */
   staleBecause?: { code: string; detail: string };
   warnings: string[];
+  /** A series answered from recorded history: how much of the asked range it covers. */
+  coverage?: Coverage;
+  /**
+   * Set when the source found, on looking, that it cannot answer (no snapshot recorded for
+   * `as_of`): it is skipped with this reason, or the request is a 400 when it was named.
+   */
+  cannotAnswer?: string;
+}
+
+/** Buckets (days or hours) of a series' range, and those with a qualifying recorded snapshot. */
+export interface Coverage {
+  buckets: number;
+  with_data: number;
 }
 
 export interface FetchContext {
@@ -138,4 +158,22 @@ export interface Provider {
   /** The most this question can cost upstream; `fetch` never spends more credits or reads more Nansen pages. */
   plan(query: NetflowsQuery, context: Pick<FetchContext, 'rowsNeeded'>): UpstreamCost;
   fetch(query: NetflowsQuery, context: FetchContext): Promise<SourceAnswer>;
+  /** What this source records for the history at the start of every hour (Nansen's NANSEN_RECORD sets); absent: nothing. */
+  readonly recording?: Recording;
+}
+
+/** A source's hourly recording: its sets, and the credits it may spend on them. */
+export interface Recording {
+  /** Most credits the recording may spend per UTC day, its own cap inside the source's; undefined = none of its own. */
+  dailyCredits: number | undefined;
+  /** The most one set's fetch costs. */
+  creditsPerSet: number;
+  sets: readonly RecordingSet[];
+}
+
+export interface RecordingSet {
+  /** As configured (`smart_money@all`): a log field and a metric label. */
+  name: string;
+  /** Fetches the set now, through the source's client, budget and cache (which record it); resolves with what it got and cost. */
+  record(signal: AbortSignal): Promise<{ rows: number; credits: number }>;
 }

@@ -38,3 +38,15 @@ export function parseDateOrTime(value: string): number | undefined {
   const ms = Date.parse(value.replace(/(\.\d{3})\d+/, '$1'));
   return Number.isFinite(ms) ? ms : undefined;
 }
+
+export const HOUR_MS = 3_600_000;
+
+/** Calls `run` once after `ms`; the function it returns cancels the call. Injected where work is scheduled, so tests fire it. */
+export type Timer = (run: () => void, ms: number) => () => void;
+
+/** setTimeout, unref'd: a scheduled job never keeps the process alive. */
+export const systemTimer: Timer = (run, ms) => {
+  const timeout = setTimeout(run, ms);
+  timeout.unref();
+  return () => clearTimeout(timeout);
+};

@@ -7,6 +7,8 @@ import type { UpstreamCache } from '../src/cache/upstream-cache.js';
 import { loadConfig } from '../src/config.js';
 import { startCoinMetricsSim, type CoinMetricsSim, type CoinMetricsSimOptions } from '../src/demo/sim/coinmetrics.js';
 import { startNansenSim, type NansenSim, type NansenSimOptions } from '../src/demo/sim/nansen.js';
+import type { History } from '../src/history/history.js';
+import type { Timer } from '../src/time.js';
 
 /** 2026-11-21T10:00:00Z: the latest complete day is 2026-11-20. */
 export const NOW = Date.parse('2026-11-21T10:00:00Z');
@@ -38,6 +40,11 @@ export interface StackOptions {
   nansenDisabled?: boolean;
   /** Community mode: no Coin Metrics key anywhere. */
   community?: boolean;
+  /** A history store (the test's own, which it closes); none: the gateway runs with HISTORY=off. */
+  history?: History;
+  /** Schedules the recorder and the retention job (default: unref'd timers). */
+  timer?: Timer;
+  replica?: string;
 }
 
 /** Both simulators and a gateway wired to them, all on one movable clock; logs captured as lines. */
@@ -53,6 +60,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...(options.nansenDisabled ? {} : { NANSEN_API_KEY: NANSEN_KEY }),
     UPSTREAM_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'debug',
+    ...(options.history ? {} : { HISTORY: 'off' }),
     ...options.env,
   });
   const logs: string[] = [];
@@ -65,7 +73,17 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const cache = createUpstreamCache(config, now);
   const rendered = new RenderedCache(16 * 1024 * 1024, now);
   const budgetStore = new MemoryBudgetStore();
-  const app = await buildApp({ config, clock: now, logger: createLogger('debug', sink), cache, rendered, budgetStore });
+  const app = await buildApp({
+    config,
+    clock: now,
+    logger: createLogger('debug', sink),
+    cache,
+    rendered,
+    budgetStore,
+    ...(options.history ? { history: options.history } : {}),
+    ...(options.timer ? { timer: options.timer } : {}),
+    ...(options.replica ? { replica: options.replica } : {}),
+  });
   const stack: Stack = {
     app,
     cache,

@@ -79,7 +79,8 @@ export interface GatewayProcess {
 /** A gateway process (src/server.ts through tsx) with the given environment, on a free port; `preload`: modules imported before it. */
 export async function startGateway(env: Record<string, string>, preload: string[] = []): Promise<GatewayProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', ...preload.flatMap((module) => ['--import', module]), 'src/server.ts'], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+    // No history unless the test asks for one: the default ./data is the user's, and one process at a time may open it.
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', HISTORY: 'off', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -1,3 +1,6 @@
+import { UpstreamError } from '../errors.js';
+import type { SourceId } from '../model.js';
+
 /**
  * The history store cannot answer now (still opening, unreachable, or too slow). The
  * route maps it to 503 `history_unavailable` with `Retry-After`; the cause is kept for
@@ -15,6 +18,11 @@ export class HistoryUnavailable extends Error {
     super(message, options);
     this.name = 'HistoryUnavailable';
   }
+}
+
+/** A read the answer of `source` needed, refused by the store, as that source's failure: 503 `history_unavailable` with `Retry-After`. */
+export function sourceFailure(source: SourceId, error: HistoryUnavailable): UpstreamError {
+  return new UpstreamError(source, 'history_unavailable', error.message, { cause: error, retryAfterMs: error.retryAfterMs });
 }
 
 /** The store cannot be used at all (a corrupt or foreign data directory, a newer schema): the start stops. */

@@ -6,10 +6,12 @@ import { readAsOf, readSeries, writeSnapshots } from './nansen-store.js';
 import { PgliteDatabase, type PgliteOptions } from './pglite.js';
 import { PostgresDatabase, type PostgresOptions } from './postgres.js';
 import { WriteQueue, type QueueCounters, type WriteQueueOptions } from './queue.js';
+import { claimHour, creditsSince, deleteRunsBefore, latestRuns, saveRun, type RecorderRun } from './recorder-store.js';
 import type { HistoryLocation, SqlDatabase } from './sql.js';
 import type { AsOfAnswer, AsOfQuestion, CoinMetricsCell, HeldAssetDays, NansenSnapshot, SeriesAnswer, SeriesQuestion } from './types.js';
 
 export { cellsOf };
+export type { RecorderRun };
 
 /** What the history logs: a pino logger fits. */
 export interface HistoryLogger {
@@ -61,6 +63,7 @@ export class History {
   private readonly queue: WriteQueue<Item>;
   private readonly logger: HistoryLogger;
   private readonly stopOpening = new AbortController();
+  private readonly writeListeners: ((rows: number, stored: number, ms: number) => void)[] = [];
 
   constructor(private readonly options: HistoryOptions) {
     this.logger = options.logger ?? SILENT;
@@ -69,9 +72,12 @@ export class History {
       write: (batch) => this.write(batch),
       rowsOf: (item) => (item.kind === 'nansen' ? Math.max(1, item.snapshot.tokens.length) : item.cells.length),
       isTransient,
-      ...(options.onWrite ? { onWrite: options.onWrite } : {}),
+      onWrite: (rows, stored, ms) => {
+        for (const listener of this.writeListeners) listener(rows, stored, ms);
+      },
       onError: (error, dropped) => this.logger.warn({ err: error, dropped }, dropped ? 'history write failed; batch dropped' : 'history write failed; will try again'),
     });
+    if (options.onWrite) this.writeListeners.push(options.onWrite);
     this.ready = this.open();
     // `ready` is for whoever waits on it; a failure is also in `state` and the log.
     this.ready.catch(() => undefined);
@@ -83,6 +89,11 @@ export class History {
 
   get location(): HistoryLocation | undefined {
     return this.db?.location;
+  }
+
+  /** The write queue's counters now (no database round trip). */
+  get writeCounters(): QueueCounters {
+    return this.queue.stats();
   }
 
   /** Queues one Nansen upstream answer; never waits, never throws; false when dropped. */
@@ -107,9 +118,32 @@ export class History {
     return this.read((db) => readDays(db, assets, exchanges, startDay, endDay));
   }
 
-  /** Deletes what was recorded before `cutoff` (ms). */
-  retain(cutoff: number): Promise<RetentionResult> {
-    return this.read((db) => deleteBefore(db, cutoff, this.options.retentionBatch ?? 5000));
+  /** Deletes what was recorded before `cutoff` (ms), and the recorder's runs of those hours. */
+  retain(cutoff: number): Promise<RetentionResult & { recorderRuns: number }> {
+    return this.read(async (db) => ({ ...(await deleteBefore(db, cutoff, this.options.retentionBatch ?? 5000)), recorderRuns: await deleteRunsBefore(db, cutoff) }));
+  }
+
+  /** Hears of each committed batch (rows, rows stored, ms), e.g. for a latency histogram. */
+  onWrite(listener: (rows: number, stored: number, ms: number) => void): void {
+    this.writeListeners.push(listener);
+  }
+
+  /** The recorder's turn: true when `replica` is the first to take `hour` (ms). */
+  claimHour(hour: number, replica: string, now: number): Promise<boolean> {
+    return this.read((db) => claimHour(db, hour, replica, now));
+  }
+
+  saveRecorderRun(run: RecorderRun): Promise<void> {
+    return this.read((db) => saveRun(db, run));
+  }
+
+  recorderRuns(limit: number): Promise<RecorderRun[]> {
+    return this.read((db) => latestRuns(db, limit));
+  }
+
+  /** Credits the recorder of `source` spent on hours from `since` (ms) on, by every replica sharing the store. */
+  recorderCredits(source: string, since: number): Promise<number> {
+    return this.read((db) => creditsSince(db, source, since));
   }
 
   async stats(): Promise<HistoryStats> {

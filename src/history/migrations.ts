@@ -80,6 +80,32 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX coinmetrics_days_day ON coinmetrics_days (day)`,
     ],
   },
+  {
+    version: 2,
+    name: 'the recorder: one replica per hour, and its runs',
+    statements: [
+      // The replica that records an hour: the first to insert it.
+      `CREATE TABLE recorder_hours (
+        hour timestamptz PRIMARY KEY,
+        claimed_at timestamptz NOT NULL,
+        replica text NOT NULL
+      )`,
+      // One row per recorder set and hour: what it got, what it cost, or why it was skipped.
+      `CREATE TABLE recorder_runs (
+        hour timestamptz NOT NULL,
+        started_at timestamptz NOT NULL,
+        finished_at timestamptz NOT NULL,
+        credits integer NOT NULL,
+        row_count integer NOT NULL,
+        source text NOT NULL,
+        set_name text NOT NULL,
+        outcome text NOT NULL,
+        reason text,
+        replica text NOT NULL,
+        PRIMARY KEY (hour, source, set_name)
+      )`,
+    ],
+  },
 ];
 
 /** pg_advisory_xact_lock key of the migrations: any constant no other application of the database uses. */

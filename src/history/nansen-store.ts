@@ -1,5 +1,5 @@
 import type { NetflowRecord, NumberRange, SnapshotWindow } from '../model.js';
-import type { NansenFilters } from '../providers/nansen/params.js';
+import type { NansenFilters } from '../providers/nansen/filters.js';
 import { rfc3339 } from '../time.js';
 import type { AsOfAnswer, AsOfQuestion, AsOfSnapshot, Coverage, NansenOrder, NansenQuestion, NansenSnapshot, SeriesAnswer, SeriesQuestion } from './types.js';
 import type { SqlRunner } from './sql.js';

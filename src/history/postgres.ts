@@ -39,6 +39,11 @@ export class PostgresDatabase implements SqlDatabase {
       application_name: 'netflows-gateway',
     });
     this.pool.on('error', (error) => options.onIdleError?.(error));
+    // Every connection keeps a listener of its own: pg-pool hands a freed connection to a
+    // waiting transaction in the same turn as the answer that freed it, before that
+    // transaction's listener is on, and a FATAL read in the same chunk (a server dying) would
+    // be thrown as an uncaught exception. The statement or the pool in charge still hears of it.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     this.location = locationOf(options.url);
   }
 

@@ -1,7 +1,7 @@
 import type { DayCell } from '../providers/coinmetrics/normalize.js';
 import type { TokenFlows } from '../providers/nansen/normalize.js';
 import type { NetflowRecord, SnapshotWindow } from '../model.js';
-import type { NansenFilters } from '../providers/nansen/params.js';
+import type { NansenFilters } from '../providers/nansen/filters.js';
 
 /** One Nansen order key as sent upstream. */
 export interface NansenOrder {

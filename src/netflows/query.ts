@@ -1,9 +1,11 @@
 import { echo, invalidParameter } from '../errors.js';
 import {
+  SERIES_INTERVALS,
   SNAPSHOT_WINDOWS,
   SORT_FIELDS,
   type NetflowsQuery,
   type NumberRange,
+  type SeriesInterval,
   type SnapshotWindow,
   type SortField,
   type SortKey,
@@ -11,11 +13,11 @@ import {
 } from '../model.js';
 import type { ParamReader, Registry, SourceParams } from '../providers/descriptor.js';
 import { PROVIDERS } from '../providers/index.js';
-import { DAY_MS, isoDay, latestCompleteDay, parseDateOrTime, utcDayStart } from '../time.js';
+import { DAY_MS, isoDay, parseDateOrTime, rfc3339 } from '../time.js';
 import { decodeCursor } from './cursor.js';
 
 /** The parameters every question may carry, before and after the sources' own. */
-export const COMMON_PARAMS = ['source', 'window', 'interval', 'start', 'end', 'asset', 'entity', 'chain'] as const;
+export const COMMON_PARAMS = ['source', 'window', 'interval', 'start', 'end', 'as_of', 'asset', 'entity', 'chain'] as const;
 export const PAGING_PARAMS = ['sort', 'limit', 'cursor', 'format'] as const;
 
 /** What the query parser knows of the registered sources: their ids, entities and own parameters. */
@@ -46,8 +48,15 @@ const DEFAULT_RULES = queryRules(PROVIDERS);
 /** Every query parameter /netflows knows with the default registry. */
 export const NETFLOWS_PARAMS: readonly string[] = DEFAULT_RULES.params;
 
-export const MAX_SERIES_DAYS = 366;
-export const DEFAULT_SERIES_DAYS = 30;
+const HOUR_MS = 3_600_000;
+
+/** Per interval: the bucket, the default span before `end` and the widest span (in buckets), and how a bucket is shown. */
+export const SERIES_RANGES = {
+  '1d': { stepMs: DAY_MS, defaultSteps: 30, maxSteps: 366, most: '366 days', latest: 'the latest complete day', show: isoDay },
+  '1h': { stepMs: HOUR_MS, defaultSteps: 47, maxSteps: 31 * 24, most: '31 days', latest: 'the latest complete hour', show: rfc3339 },
+} as const satisfies Record<SeriesInterval, { stepMs: number; defaultSteps: number; maxSteps: number; most: string; latest: string; show: (ms: number) => string }>;
+/** No net flow is older than Bitcoin's first block (2009-01-03): an `as_of` before it is a mistake. */
+const EARLIEST_AS_OF = Date.UTC(2009, 0, 3);
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
 const MAX_LIST_ITEMS = 100;
@@ -88,32 +97,49 @@ export function parseNetflowsQuery(raw: RawQuery, now: number, rules: QueryRules
   return { query, fingerprint, ownParams, warnings };
 }
 
-/** Snapshot or series, and the series' days: `window` xor `interval`, then `start` and `end`. */
-function parsePeriod(params: Params, now: number, warnings: string[]): Pick<NetflowsQuery, 'mode' | 'window' | 'startDay' | 'endDay'> {
-  const interval = params.oneOf('interval', ['1d']);
+/** Snapshot or series: `window` xor `interval`; then `as_of` for a snapshot, or `start` and `end` for a series. */
+function parsePeriod(params: Params, now: number, warnings: string[]): Pick<NetflowsQuery, 'mode' | 'window' | 'asOf' | 'interval' | 'start' | 'end'> {
+  const interval = params.oneOf('interval', SERIES_INTERVALS);
   const windowValue = params.oneOf('window', SNAPSHOT_WINDOWS);
   if (interval !== undefined && windowValue !== undefined) {
-    throw invalidParameter('interval', '`window` and `interval` are exclusive: `window` asks for a snapshot, `interval` for a daily series');
+    throw invalidParameter('interval', '`window` and `interval` are exclusive: `window` asks for a snapshot, `interval` for a series');
   }
   const window: SnapshotWindow = windowValue ?? '24h';
   if (interval === undefined) {
     for (const name of ['start', 'end'] as const) {
-      if (params.has(name)) throw invalidParameter(name, `\`${name}\` applies to series mode only; add interval=1d`);
+      if (params.has(name)) throw invalidParameter(name, `\`${name}\` applies to series mode only; add interval=1d or interval=1h`);
     }
-    return { mode: 'snapshot', window, startDay: 0, endDay: 0 };
+    return { mode: 'snapshot', window, asOf: parseAsOf(params, now), interval: '1d', start: 0, end: 0 };
   }
-  const latestDay = latestCompleteDay(now);
-  const end = params.day('end');
-  const start = params.day('start');
-  let endDay = end ?? latestDay;
-  if (endDay > latestDay) {
-    warnings.push(`end ${isoDay(endDay)} is after the latest complete day; the series ends at ${isoDay(latestDay)}`);
-    endDay = latestDay;
+  if (params.has('as_of')) throw invalidParameter('as_of', '`as_of` applies to snapshots (window=…); a series already says how each period stood');
+  return { mode: 'series', window, asOf: undefined, interval, ...seriesRange(params, interval, now, warnings) };
+}
+
+/** `as_of`: a past instant, RFC 3339 or epoch milliseconds. */
+function parseAsOf(params: Params, now: number): number | undefined {
+  const asOf = params.instant('as_of', false);
+  if (asOf === undefined) return undefined;
+  if (asOf > now) throw invalidParameter('as_of', `\`as_of\` must be in the past; it is ${rfc3339(asOf)}, after now (${rfc3339(now)})`);
+  if (asOf < EARLIEST_AS_OF) throw invalidParameter('as_of', '`as_of` must be after 2009-01-03: there are no net flows before Bitcoin');
+  return asOf;
+}
+
+/** A series' first and last bucket: truncated to the interval, `end` no later than the latest complete bucket, the span bounded. */
+function seriesRange(params: Params, interval: SeriesInterval, now: number, warnings: string[]): { start: number; end: number } {
+  const range = SERIES_RANGES[interval];
+  const truncate = (ms: number) => Math.floor(ms / range.stepMs) * range.stepMs;
+  const latest = truncate(now) - range.stepMs;
+  const askedEnd = params.instant('end', true);
+  const askedStart = params.instant('start', true);
+  let end = askedEnd === undefined ? latest : truncate(askedEnd);
+  if (end > latest) {
+    warnings.push(`end ${range.show(end)} is after ${range.latest}; the series ends at ${range.show(latest)}`);
+    end = latest;
   }
-  const startDay = start ?? endDay - DEFAULT_SERIES_DAYS * DAY_MS;
-  if (startDay > endDay) throw invalidParameter('start', `start ${isoDay(startDay)} is after end ${isoDay(endDay)}`);
-  if (endDay - startDay > MAX_SERIES_DAYS * DAY_MS) throw invalidParameter('start', `start and end may be at most ${MAX_SERIES_DAYS} days apart`);
-  return { mode: 'series', window, startDay, endDay };
+  const start = askedStart === undefined ? end - range.defaultSteps * range.stepMs : truncate(askedStart);
+  if (start > end) throw invalidParameter('start', `start ${range.show(start)} is after end ${range.show(end)}`);
+  if (end - start > range.maxSteps * range.stepMs) throw invalidParameter('start', `start and end may be at most ${range.most} apart with interval=${interval}`);
+  return { start, end };
 }
 
 /** What the question is about: sources, assets, entities, chains, and each source's own filters. */
@@ -133,7 +159,7 @@ export function fingerprintOf(query: NetflowsQuery, rules: QueryRules = DEFAULT_
   const sorted = (list: readonly string[] | undefined) => (list ? [...list].sort() : null);
   return JSON.stringify([
     query.mode,
-    query.mode === 'snapshot' ? query.window : [query.startDay, query.endDay],
+    query.mode === 'snapshot' ? [query.window, query.asOf ?? null] : [query.interval, query.start, query.end],
     sorted(query.sources),
     sorted(query.assets),
     sorted(query.entities),
@@ -227,12 +253,15 @@ class Params implements ParamReader {
     return { ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) };
   }
 
-  day(name: string): number | undefined {
+  /** An RFC 3339 date-time, epoch milliseconds (what Grafana's `${__from}` gives), or with `dates`, a `YYYY-MM-DD` day; as ms. */
+  instant(name: string, dates: boolean): number | undefined {
     const value = this.string(name);
     if (value === undefined) return undefined;
-    const ms = parseDateOrTime(value);
-    if (ms === undefined) throw invalidParameter(name, `\`${name}\` must be a date (YYYY-MM-DD) or an RFC 3339 date-time`);
-    return utcDayStart(ms);
+    const ms = /^\d{1,15}$/.test(value) ? Number(value) : dates || value.includes('T') || value.includes('t') ? parseDateOrTime(value) : undefined;
+    if (ms === undefined || Number.isNaN(new Date(ms).getTime())) {
+      throw invalidParameter(name, `\`${name}\` must be ${dates ? 'a date (YYYY-MM-DD), ' : ''}an RFC 3339 date-time or epoch milliseconds`);
+    }
+    return ms;
   }
 
   sort(fallback: readonly SortKey[]): readonly SortKey[] {

@@ -1,5 +1,5 @@
 import { invalidParameter, upstreamProblem, UpstreamError } from '../errors.js';
-import type { CacheOutcome, CreditMeter, NetflowRecord, Provider, SourceAnswer, SourceId, UpstreamCost } from '../model.js';
+import type { CacheOutcome, Coverage, CreditMeter, NetflowRecord, NetflowsQuery, Provider, SourceAnswer, SourceId, UpstreamCost } from '../model.js';
 import { rfc3339 } from '../time.js';
 import { compareRecords } from './merge.js';
 import type { ParsedQuery } from './query.js';
@@ -10,6 +10,8 @@ export interface SourceStatus {
   cache: CacheOutcome | null;
   as_of: string | null;
   error?: { code: string; detail: string };
+  /** A series from recorded history: how much of the range it covers. */
+  coverage?: Coverage;
 }
 
 export interface NetflowsAnswer {
@@ -73,7 +75,7 @@ export class NetflowsService {
     } finally {
       await meter.settle();
     }
-    const answers = this.collect(round, settled);
+    const answers = this.collect(parsed, round, settled);
     return { ...this.merge(parsed, round, answers), planned };
   }
 
@@ -97,14 +99,16 @@ export class NetflowsService {
       round.statuses.set(source, skipped(source));
       if (provider) round.warnings.push(`${source} skipped: ${reason}`);
     }
-    if (round.asked.length === 0) {
-      throw invalidParameter(query.sources ? 'source' : 'entity', `no enabled source can answer this query: ${round.warnings.join('; ') || 'none is enabled'}`);
-    }
+    if (round.asked.length === 0) throw nobodyCanAnswer(query, round.warnings);
     return round;
   }
 
-  /** Each asked source's answer or failure, as its status; the answer is the failure itself when every source failed. */
-  private collect(round: Round, settled: PromiseSettledResult<SourceAnswer>[]): SourceAnswer[] {
+  /**
+   * Each asked source's answer or failure, as its status; a source that found it cannot
+   * answer is skipped (a 400 when named); the answer is the failure itself when every source failed.
+   */
+  private collect(parsed: ParsedQuery, round: Round, settled: PromiseSettledResult<SourceAnswer>[]): SourceAnswer[] {
+    const { query } = parsed;
     const answers: SourceAnswer[] = [];
     const failures: UpstreamError[] = [];
     settled.forEach((outcome, i) => {
@@ -117,19 +121,19 @@ export class NetflowsService {
         return;
       }
       const answer = outcome.value;
+      if (answer.cannotAnswer !== undefined) {
+        if (query.sources?.includes(source)) throw invalidParameter('source', `${source} cannot answer this query: ${answer.cannotAnswer}`);
+        round.statuses.set(source, skipped(source));
+        round.warnings.push(`${source} skipped: ${answer.cannotAnswer}`);
+        return;
+      }
       answers.push(answer);
       this.onSourceAnswer(source, answer.cache);
       round.warnings.push(...answer.warnings);
-      round.statuses.set(source, {
-        source,
-        status: answer.stale ? 'stale' : 'ok',
-        cache: answer.cache,
-        as_of: rfc3339(answer.asOf),
-        ...(answer.staleBecause ? { error: answer.staleBecause } : {}),
-      });
+      round.statuses.set(source, statusOf(source, answer));
     });
-    if (answers.length === 0) throw upstreamProblem(failures);
-    return answers;
+    if (answers.length > 0) return answers;
+    throw failures.length > 0 ? upstreamProblem(failures) : nobodyCanAnswer(query, round.warnings);
   }
 
   /** Every answer's rows merged, sorted and paged, with each source's status in registry order. */
@@ -175,6 +179,21 @@ function beforeDeadline<T>(source: SourceId, work: Promise<T>, signal: AbortSign
 
 function deadlineError(source: SourceId): UpstreamError {
   return new UpstreamError(source, 'upstream_timeout', 'the request ran out of time before the upstream answered');
+}
+
+function statusOf(source: SourceId, answer: SourceAnswer): SourceStatus {
+  return {
+    source,
+    status: answer.stale ? 'stale' : 'ok',
+    cache: answer.cache,
+    as_of: rfc3339(answer.asOf),
+    ...(answer.staleBecause ? { error: answer.staleBecause } : {}),
+    ...(answer.coverage ? { coverage: answer.coverage } : {}),
+  };
+}
+
+function nobodyCanAnswer(query: NetflowsQuery, warnings: readonly string[]) {
+  return invalidParameter(query.sources ? 'source' : 'entity', `no enabled source can answer this query: ${warnings.join('; ') || 'none is enabled'}`);
 }
 
 function skipped(source: SourceId): SourceStatus {

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { BudgetPolicy } from '../budget/index.js';
 import type { UpstreamCache } from '../cache/upstream-cache.js';
 import type { EnvReader } from '../env.js';
+import type { History } from '../history/history.js';
 import type { NumberRange, Provider, SnapshotWindow, SourceId } from '../model.js';
 import type { RateLimit } from '../ratelimit.js';
 import type { Secret } from '../secret.js';
@@ -41,6 +42,8 @@ export interface SourceCatalog {
   entityFields?: Readonly<Record<string, JsonSchema>>;
   windows: readonly SnapshotWindow[];
   intervals: readonly string[];
+  /** Intervals answered from recorded history only (Nansen's series): /catalog lists them while history is on. */
+  historyIntervals?: readonly string[];
   chains: readonly string[];
   /** Lists of its own at the top of /catalog (Nansen's `smart_money_labels`). */
   lists?: Readonly<Record<string, readonly string[]>>;
@@ -77,6 +80,8 @@ export interface ProviderDeps<C> {
   logger: FastifyBaseLogger;
   /** Bound on one upstream load, every page and retry in it (ms). */
   loadTimeoutMs: number;
+  /** The history store (it records what the provider fetches, and answers what it recorded); undefined with HISTORY=off. */
+  history: History | undefined;
 }
 
 /**

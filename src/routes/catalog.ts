@@ -53,8 +53,8 @@ function catalogSchema(registry: Registry) {
   } as const;
 }
 
-/** What there is to ask for, from each registered source's descriptor and configuration. */
-function catalogBody(config: Config<Registry>, registry: Registry) {
+/** What there is to ask for, from each registered source's descriptor and configuration; intervals from recorded history while there is one. */
+function catalogBody(config: Config<Registry>, registry: Registry, history: boolean) {
   const bySource = (read: (d: Registry[number]) => readonly string[]) => Object.fromEntries(registry.map((d) => [d.id, [...read(d)]]));
   return {
     sources: registry.map((d) => {
@@ -64,15 +64,22 @@ function catalogBody(config: Config<Registry>, registry: Registry) {
     }),
     entities: registry.flatMap((d) => d.catalog.entities.map((e) => ({ entity: e.entity, entity_type: d.entityType, name: e.name, source: d.id, ...e.fields }))),
     windows: bySource((d) => d.catalog.windows),
-    intervals: bySource((d) => d.catalog.intervals),
+    intervals: bySource((d) => [...d.catalog.intervals, ...(history ? (d.catalog.historyIntervals ?? []) : [])]),
     ...Object.assign({}, ...registry.map((d) => d.catalog.lists ?? {})),
     chains: bySource((d) => d.catalog.chains),
     default_assets: bySource((d) => d.defaultAssets(sourceConfig(config, d))),
   };
 }
 
-export const catalogRoute: FastifyPluginAsync<{ config: Config<Registry>; registry: Registry }> = async (app, { config, registry }) => {
-  const body = catalogBody(config, registry);
+export interface CatalogOptions {
+  config: Config<Registry>;
+  registry: Registry;
+  /** The gateway keeps history: the intervals answered from it are listed. */
+  history: boolean;
+}
+
+export const catalogRoute: FastifyPluginAsync<CatalogOptions> = async (app, { config, registry, history }) => {
+  const body = catalogBody(config, registry, history);
   app.get(
     '/catalog',
     {

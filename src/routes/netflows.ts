@@ -72,12 +72,17 @@ function routeSchema(querySchema: NetflowsRouteOptions['querySchema'], signRule:
     tags: ['netflows'],
     security: [{ bearer: [] }, {}],
     description:
-      'Snapshot mode (window=…, the default) gives one row per source × entity × asset with the flow over the trailing window. ' +
-      `Series mode (interval=1d) gives daily Coin Metrics rows between start and end. ${WINDOW_RULE} ` +
+      'Snapshot mode (window=…, the default) gives one row per source × entity × asset with the flow over the trailing window; ' +
+      'with as_of, the leaderboard as it stood at a past time. ' +
+      'Series mode (interval=1d or 1h) gives one row per period between start and end: daily Coin Metrics rows, and Nansen rows built ' +
+      'from the snapshots the gateway recorded (1h: the 1h window of the earliest snapshot in the 10 minutes after each hour; ' +
+      '1d: the 24h window of the earliest in the hour after each UTC day); sources[].coverage says how many periods had one. ' +
+      `${WINDOW_RULE} ` +
       `Sign rule: ${signRule} ` +
       'Rows are merged from every source, sorted (nulls last) and paged with an opaque cursor. ' +
       'Examples: `?window=7d&limit=5` (the weekly leaderboard across both sources); ' +
       '`?interval=1d&asset=btc&entity=binance&start=2026-10-01&end=2026-10-31` (31 daily rows); ' +
+      '`?interval=1h&source=nansen&asset=uni` (the last 48 hours of smart-money flows into UNI, from recorded history); ' +
       '`?window=24h&entity=smart_money:fund,binance&format=csv` (a spreadsheet); ' +
       '`?source=nansen&chain=solana&sort=-trader_count&limit=20` (where smart money crowds on Solana).',
     querystring: querySchema,

@@ -1,4 +1,4 @@
-import { SNAPSHOT_WINDOWS, SORT_FIELDS } from '../model.js';
+import { SERIES_INTERVALS, SNAPSHOT_WINDOWS, SORT_FIELDS } from '../model.js';
 import { COMMON_PARAMS, PAGING_PARAMS } from '../netflows/query.js';
 import type { JsonSchema, Registry } from '../providers/descriptor.js';
 
@@ -96,6 +96,15 @@ export function netflowsResponseSchema(registry: Registry) {
         required: ['code', 'detail'],
         properties: { code: { type: 'string' }, detail: { type: 'string' } },
       },
+      coverage: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['buckets', 'with_data'],
+        description:
+          'Only for a series answered from recorded history (Nansen): the buckets (days for 1d, hours for 1h) of the asked range, ' +
+          'and those for which a qualifying snapshot was recorded. A bucket without one has no rows.',
+        properties: { buckets: { type: 'integer' }, with_data: { type: 'integer' } },
+      },
     },
   } as const;
   return {
@@ -120,9 +129,35 @@ export function netflowsQuerySchema(registry: Registry) {
   const common = {
     source: list(`Sources to ask: ${registry.map((d) => d.id).join(', ')}. Default: every enabled source. A named source that cannot answer is a 400; an unnamed one is skipped with a warning.`),
     window: { type: 'string', enum: [...SNAPSHOT_WINDOWS], description: `Snapshot window (default 24h). ${WINDOW_RULE}`, examples: ['7d'] },
-    interval: { type: 'string', enum: ['1d'], description: 'Selects series mode: daily Coin Metrics rows between start and end. Exclusive with window.', examples: ['1d'] },
-    start: { type: 'string', description: 'Series start day, YYYY-MM-DD or RFC 3339 (truncated to its UTC day). Default: end − 30 days.', examples: ['2026-10-01'] },
-    end: { type: 'string', description: 'Series end day, inclusive. Default: the latest complete UTC day. At most 366 days after start.', examples: ['2026-10-31'] },
+    interval: {
+      type: 'string',
+      enum: [...SERIES_INTERVALS],
+      description:
+        'Selects series mode, one row per period between start and end. 1d: daily rows (Coin Metrics; Nansen 24h windows from recorded snapshots). ' +
+        '1h: hourly rows, Nansen only, from recorded snapshots. Exclusive with window.',
+      examples: ['1d'],
+    },
+    start: {
+      type: 'string',
+      description:
+        'First period of a series, included: YYYY-MM-DD, RFC 3339 or epoch milliseconds, truncated to its UTC day (1d) or hour (1h). ' +
+        'Default: end − 30 days (1d), end − 47 hours (1h).',
+      examples: ['2026-10-01'],
+    },
+    end: {
+      type: 'string',
+      description:
+        'Last period of a series, included, in the same forms. Default and latest: the latest complete UTC day (1d) or hour (1h). ' +
+        'At most 366 days (1d) or 31 days (1h) after start.',
+      examples: ['2026-10-31'],
+    },
+    as_of: {
+      type: 'string',
+      description:
+        'A snapshot as it stood at a past time, RFC 3339 or epoch milliseconds. Coin Metrics sums the complete days before its UTC day; ' +
+        'Nansen answers from the latest snapshot recorded in the hour up to it (none: Nansen is skipped, or a 400 when named).',
+      examples: ['2026-11-20T12:00:00Z'],
+    },
     asset: list('Asset ids (btc, usdt_eth) or Nansen token symbols (uni). Default: Coin Metrics the configured set, Nansen every token.', 'btc,eth'),
     entity: list('Exchange slugs (binance, coinbase, …) and/or smart_money, smart_money:<label>. Default: every exchange and smart_money.', 'binance,smart_money:fund'),
     chain: list('Chain names (ethereum, solana, …). Coin Metrics rows are filtered by the chain of their asset.', 'ethereum'),
@@ -152,7 +187,10 @@ export const problemResponses = {
   429: problemResponse("rate_limited: this caller's quota is spent; see Retry-After and RateLimit"),
   500: problemResponse('internal_error'),
   502: problemResponse('upstream_error: an upstream answered with an error or a malformed body, or rejected our key'),
-  503: problemResponse('upstream_unavailable: an upstream is unreachable, its circuit is open, or its budget or credits are spent; see Retry-After'),
+  503: problemResponse(
+    'upstream_unavailable: an upstream is unreachable, its circuit is open, or its budget or credits are spent; ' +
+      'history_unavailable: the answer needs the history store and the store is unreachable or still opening; see Retry-After',
+  ),
   504: problemResponse('upstream_timeout: an upstream did not answer in time'),
 };
 

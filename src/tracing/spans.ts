@@ -86,8 +86,10 @@ function cacheAttributes(outcome: string, reply: FastifyReply): Attributes {
 /** `history query` / `history transaction`: a span per statement and per transaction, and the statement's first word. */
 export function tracedDatabase(database: SqlDatabase, tracer: Tracer): SqlDatabase {
   const system = database.location.kind === 'embedded' ? 'pglite' : 'postgresql';
-  const inSpan = <T>(name: string, attributes: Attributes, work: () => Promise<T>): Promise<T> =>
-    tracer.startActiveSpan(name, { attributes: { 'db.system.name': system, ...attributes } }, (span) =>
+  const inSpan = <T>(name: string, attributes: Attributes, work: () => Promise<T>): Promise<T> => {
+    // As pg's instrumentation does: only inside a trace, never a trace of its own for a background write.
+    if (trace.getSpan(context.active()) === undefined) return work();
+    return tracer.startActiveSpan(name, { attributes: { 'db.system.name': system, ...attributes } }, (span) =>
       work().then(
         (result) => {
           span.end();
@@ -101,6 +103,7 @@ export function tracedDatabase(database: SqlDatabase, tracer: Tracer): SqlDataba
         },
       ),
     );
+  };
   const runner = (inner: SqlRunner): SqlRunner => ({
     query: (text, params) => inSpan('history query', { 'db.operation.name': operationOf(text) }, () => inner.query(text, params)),
   });

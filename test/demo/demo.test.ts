@@ -1,26 +1,39 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { freshPgliteDir } from '../pglite.js';
 
-/** Starts `src/demo/main.ts` with `env`; resolves once it listens and has printed its examples. */
-async function startDemo(env: Record<string, string>): Promise<{ lines: string[]; stop(): Promise<void> }> {
+const listening = (lines: string[]) => lines.some((l) => l.includes('Server listening')) && lines.some((l) => l.includes('metrics: '));
+
+/**
+ * Starts `src/demo/main.ts` with `env` and a history directory of its own (a copy of an
+ * initialised one, not the repository's .demo-data); resolves once `ready` says so (by
+ * default: it listens and has printed its examples).
+ */
+async function startDemo(env: Record<string, string>, ready = listening): Promise<{ lines: string[]; stop(): Promise<number | null> }> {
+  const historyDir = await freshPgliteDir();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/demo/main.ts'], {
-    env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'info', DEMO_HISTORY_DIR: historyDir, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const stop = async () => {
     child.kill('SIGTERM');
-    await exited;
+    const code = await exited;
+    rmSync(dirname(historyDir), { recursive: true, force: true });
+    return code;
   };
   const lines: string[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout! }).on('line', (line) => {
         lines.push(line);
-        if (lines.some((l) => l.includes('Server listening')) && lines.some((l) => l.includes('metrics: '))) resolve();
+        if (ready(lines)) resolve();
       });
       void exited.then(() => reject(new Error(`the demo exited:\n${lines.join('\n')}`)));
     });
@@ -64,4 +77,30 @@ describe('npm run demo', () => {
       await demo.stop();
     }
   }, 30_000);
+
+  it("answers a new user's first hourly Nansen curl with rows: 14 days of snapshots seeded from the simulator, no credit spent", async () => {
+    const demo = await startDemo({}, (lines) => listening(lines) && lines.some((l) => l.includes("curl '") && l.includes('interval=1h')));
+    try {
+      const curl = demo.lines.find((l) => l.includes('interval=1h'))!;
+      const url = /curl '([^']+)'/.exec(curl)![1]!;
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/netflows\?interval=1h&source=nansen&asset=[a-z0-9]+$/);
+      const response = await request(url);
+      expect(response.statusCode).toBe(200);
+      const answer = (await response.body.json()) as { data: { window: string; asset: string }[]; sources: { source: string; coverage?: unknown }[] };
+      expect(answer.data.length).toBeGreaterThan(0);
+      expect(answer.data.every((r) => r.window === '1h' && r.asset === new URL(url).searchParams.get('asset'))).toBe(true);
+      expect(answer.sources[1]).toMatchObject({ source: 'nansen', coverage: { buckets: 48, with_data: 48 } });
+      const seeded = demo.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; snapshots?: number; ms?: number }).find((l) => l.msg.startsWith('history seeded'))!;
+      expect(seeded.msg).toContain("the simulator's own data function");
+      expect(seeded.msg).toContain('no credit spent');
+      expect(seeded.snapshots).toBe(14 * 24 * 2);
+      const base = new URL(url).origin;
+      const metrics = await (await request(`${base}/metrics`)).body.text();
+      // The recorder may have run (within an hour's first 10 minutes); nothing else called Nansen.
+      const recorded = [...metrics.matchAll(/netflows_history_recorder_runs_total\{[^}]*outcome="recorded"\} (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+      expect(metrics).toContain(`netflows_nansen_credits_spent_today ${5 * recorded}`);
+    } finally {
+      expect(await demo.stop()).toBe(0);
+    }
+  }, 120_000);
 });

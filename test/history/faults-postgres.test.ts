@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { History } from '../../src/history/history.js';
+import { migrate, MIGRATIONS } from '../../src/history/migrations.js';
+import { writeSnapshots } from '../../src/history/nansen-store.js';
 import { PostgresDatabase } from '../../src/history/postgres.js';
 import { TestPostgres } from '../postgres.js';
 import { child, D0, halfSnapshots, HOUR, snapshot, token } from './helpers.js';
@@ -88,9 +90,51 @@ describe('with PostgreSQL', () => {
     const url = await server.createDatabase('race');
     const runs = await Promise.all([child(['migrate', url]), child(['migrate', url])]);
     expect(runs.map((r) => r.code)).toEqual([0, 0]);
-    expect(runs.map((r) => r.lines.at(-1)).sort()).toEqual(['[1]', '[]']);
+    expect(runs.map((r) => r.lines.at(-1)).sort()).toEqual([JSON.stringify(MIGRATIONS.map((m) => m.version)), '[]']);
     expect((await child(['migrate', url])).lines).toEqual(['[]']);
-    expect((await server.sql('SELECT count(*)::int AS n FROM history_migrations', 'race')).rows).toEqual([{ n: 1 }]);
+    expect((await server.sql('SELECT count(*)::int AS n FROM history_migrations', 'race')).rows).toEqual([{ n: MIGRATIONS.length }]);
+  });
+
+  it('survives a server killed while connections change hands (regression: an uncaught pg error stopped the process)', async () => {
+    // pg-pool hands a freed connection to a waiting transaction in the same turn as the answer
+    // that freed it; a FATAL read in the same chunk found no listener and was thrown.
+    let uncaught = 0;
+    const count = () => uncaught++;
+    process.on('uncaughtException', count);
+    try {
+      for (let round = 0; round < 8; round++) {
+        const db = new PostgresDatabase({ url: server.url(), poolSize: 1, connectTimeoutMs: 500 });
+        let stop = false;
+        const loops = Array.from({ length: 20 }, async (_, i) => {
+          while (!stop) {
+            await (i % 2 ? db.query('SELECT 1') : db.transaction((tx) => tx.query('SELECT 1'))).catch(() => new Promise((r) => setTimeout(r, 5)));
+          }
+        });
+        await new Promise((r) => setTimeout(r, 100));
+        await server.kill();
+        await new Promise((r) => setTimeout(r, 150));
+        stop = true;
+        await Promise.all(loops);
+        await db.close();
+        await server.up();
+      }
+    } finally {
+      process.off('uncaughtException', count);
+    }
+    expect(uncaught).toBe(0);
+  }, 60_000);
+
+  it("upgrades a database of the first version to the recorder's tables, keeping what it holds", async () => {
+    const db = new PostgresDatabase({ url: await server.createDatabase('upgrade') });
+    try {
+      expect(await migrate(db, {}, MIGRATIONS.slice(0, 1))).toEqual([1]);
+      await db.transaction((tx) => writeSnapshots(tx, [snapshot(D0, tokens(3))]));
+      expect(await migrate(db)).toEqual(MIGRATIONS.slice(1).map((m) => m.version));
+      expect(await db.query('SELECT count(*)::int AS n FROM nansen_rows')).toEqual([{ n: 3 }]);
+      expect(await db.query('SELECT count(*)::int AS n FROM recorder_runs')).toEqual([{ n: 0 }]);
+    } finally {
+      await db.close();
+    }
   });
 
   it('leaves no half snapshot when a writer is killed with SIGKILL between writing its rows and committing them', async () => {

@@ -7,6 +7,7 @@ import { PgliteDatabase } from '../../src/history/pglite.js';
 import { PostgresDatabase } from '../../src/history/postgres.js';
 import type { SqlDatabase } from '../../src/history/sql.js';
 import type { NansenSnapshot } from '../../src/history/types.js';
+import type { Timer } from '../../src/time.js';
 import { freshPgliteDir } from '../pglite.js';
 import { TestPostgres } from '../postgres.js';
 
@@ -58,7 +59,7 @@ export class TestStore {
 
   async reset(): Promise<void> {
     await this.history.flush();
-    await this.db.query('TRUNCATE nansen_fetches, nansen_rows, nansen_tokens, coinmetrics_days RESTART IDENTITY');
+    await this.db.query('TRUNCATE nansen_fetches, nansen_rows, nansen_tokens, coinmetrics_days, recorder_hours, recorder_runs RESTART IDENTITY');
   }
 
   async record(...snapshots: NansenSnapshot[]): Promise<void> {
@@ -97,4 +98,28 @@ export async function halfSnapshots(db: SqlDatabase): Promise<{ snapshots: numbe
      FROM nansen_fetches f`,
   );
   return row!;
+}
+
+/** A Timer the test fires by hand: `fire()` runs what is scheduled so far, not what that schedules. */
+export class ManualTimer {
+  private pending: { run: () => void; ms: number; cancelled: boolean }[] = [];
+
+  readonly timer: Timer = (run, ms) => {
+    const entry = { run, ms, cancelled: false };
+    this.pending.push(entry);
+    return () => {
+      entry.cancelled = true;
+    };
+  };
+
+  /** Delays (ms) of the calls waiting. */
+  get waiting(): number[] {
+    return this.pending.filter((e) => !e.cancelled).map((e) => e.ms);
+  }
+
+  fire(): number {
+    const due = this.pending.splice(0).filter((e) => !e.cancelled);
+    for (const entry of due) entry.run();
+    return due.length;
+  }
 }

@@ -64,10 +64,15 @@ describe.each(BACKENDS)('on %s', (backend) => {
       for (let h = 0; h < 5; h++) store.history.recordNansen(snapshot(D0 + h * HOUR, [token('uni', h), token('aave', h), token('pepe', h)]));
       store.history.recordCoinMetrics(cellsOf([btc], ['binance', 'kraken'], D0, D0 + DAY, D0 + 2 * DAY));
       await store.history.flush();
+      for (const hour of [D0 + 2 * HOUR, D0 + 4 * HOUR]) {
+        await store.history.claimHour(hour, 'a', hour);
+        await store.history.saveRecorderRun({ hour, source: 'nansen', set: 'smart_money@all', outcome: 'recorded', reason: null, credits: 5, rows: 3, startedAt: hour, finishedAt: hour, replica: 'a' });
+      }
       const gone = await store.history.retain(D0 + 3 * HOUR);
-      expect(gone).toEqual({ nansenRows: 9, nansenSnapshots: 3, coinmetricsCells: 0 });
+      expect(gone).toEqual({ nansenRows: 9, nansenSnapshots: 3, coinmetricsCells: 0, recorderRuns: 1 });
       expect(await store.count('nansen_rows')).toBe(6);
-      expect(await store.history.retain(D0 + DAY)).toEqual({ nansenRows: 6, nansenSnapshots: 2, coinmetricsCells: 2 });
+      expect(await store.count('recorder_hours')).toBe(1);
+      expect(await store.history.retain(D0 + DAY)).toEqual({ nansenRows: 6, nansenSnapshots: 2, coinmetricsCells: 2, recorderRuns: 1 });
       expect(await store.count('coinmetrics_days')).toBe(2);
     });
 
@@ -102,7 +107,7 @@ describe.each(BACKENDS)('on %s', (backend) => {
       const newer = [...MIGRATIONS, { version: 99, name: 'from the future', statements: ['CREATE TABLE future (a int)'] }];
       await migrate(store.db, {}, newer);
       try {
-        await expect(migrate(store.db)).rejects.toThrow('the history database has schema version 99, newer than this gateway knows (1)');
+        await expect(migrate(store.db)).rejects.toThrow(`the history database has schema version 99, newer than this gateway knows (${MIGRATIONS.at(-1)!.version})`);
       } finally {
         await store.db.query('DROP TABLE future');
         await store.db.query('DELETE FROM history_migrations WHERE version = 99');

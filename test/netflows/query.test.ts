@@ -5,6 +5,7 @@ import { parseNetflowsQuery, type RawQuery } from '../../src/netflows/query.js';
 
 const now = Date.parse('2026-11-21T10:00:00Z');
 const day = (d: string) => Date.parse(`${d}T00:00:00Z`);
+const hour = (h: string) => Date.parse(`${h}:00:00Z`);
 
 function problemOf(raw: RawQuery): { param?: string; detail: string; code: string } {
   try {
@@ -27,7 +28,7 @@ describe('parseNetflowsQuery', () => {
 
   it('defaults a series to the 30 days before the latest complete day, sorted by period_start,entity,asset', () => {
     const { query } = parseNetflowsQuery({ interval: '1d' }, now);
-    expect([query.startDay, query.endDay]).toEqual([day('2026-10-21'), day('2026-11-20')]);
+    expect([query.interval, query.start, query.end]).toEqual(['1d', day('2026-10-21'), day('2026-11-20')]);
     expect(query.sort.map((k) => k.field)).toEqual(['period_start', 'entity', 'asset']);
   });
 
@@ -44,13 +45,47 @@ describe('parseNetflowsQuery', () => {
 
   it('takes RFC 3339 times and truncates them to their UTC day', () => {
     const { query } = parseNetflowsQuery({ interval: '1d', start: '2026-10-01T13:00:00+00:00', end: '2026-10-31T23:59:59.999999Z' }, now);
-    expect([query.startDay, query.endDay]).toEqual([day('2026-10-01'), day('2026-10-31')]);
+    expect([query.start, query.end]).toEqual([day('2026-10-01'), day('2026-10-31')]);
   });
 
   it('clamps an end after the latest complete day, with a warning', () => {
     const { query, warnings } = parseNetflowsQuery({ interval: '1d', end: '2026-12-31', start: '2026-11-01' }, now);
-    expect(query.endDay).toBe(day('2026-11-20'));
+    expect(query.end).toBe(day('2026-11-20'));
     expect(warnings[0]).toContain('latest complete day');
+  });
+
+  it('defaults an hourly series to the 48 hours up to the latest complete hour', () => {
+    const { query } = parseNetflowsQuery({ interval: '1h' }, now + 25 * 60_000);
+    expect([query.interval, query.start, query.end]).toEqual(['1h', hour('2026-11-19T10'), hour('2026-11-21T09')]);
+  });
+
+  it('takes epoch milliseconds (Grafana ${__from} and ${__to}) and truncates them to the UTC day or hour', () => {
+    const from = Date.parse('2026-11-19T07:42:13.250Z');
+    const to = Date.parse('2026-11-20T22:05:00Z');
+    const daily = parseNetflowsQuery({ interval: '1d', start: String(from), end: String(to) }, now).query;
+    expect([daily.start, daily.end]).toEqual([day('2026-11-19'), day('2026-11-20')]);
+    const hourly = parseNetflowsQuery({ interval: '1h', start: String(from), end: String(to) }, now).query;
+    expect([hourly.start, hourly.end]).toEqual([hour('2026-11-19T07'), hour('2026-11-20T22')]);
+  });
+
+  it('takes an hourly range of 31 days, and clamps an end after the latest complete hour with a warning', () => {
+    const { query, warnings } = parseNetflowsQuery({ interval: '1h', start: '2026-10-21T09:00:00Z', end: '2026-11-21T10:30:00Z' }, now);
+    expect([query.start, query.end]).toEqual([hour('2026-10-21T09'), hour('2026-11-21T09')]);
+    expect(warnings).toEqual(['end 2026-11-21T10:00:00Z is after the latest complete hour; the series ends at 2026-11-21T09:00:00Z']);
+  });
+
+  it('reads as_of as RFC 3339 or epoch milliseconds, and binds it into the question', () => {
+    const rfc = parseNetflowsQuery({ window: '7d', as_of: '2026-11-21T08:30:00+01:00' }, now);
+    const epoch = parseNetflowsQuery({ window: '7d', as_of: String(Date.parse('2026-11-21T07:30:00Z')) }, now);
+    expect([rfc.query.mode, rfc.query.asOf]).toEqual(['snapshot', Date.parse('2026-11-21T07:30:00Z')]);
+    expect(epoch.fingerprint).toBe(rfc.fingerprint);
+    expect(parseNetflowsQuery({ window: '7d' }, now).query.asOf).toBeUndefined();
+    expect(parseNetflowsQuery({ window: '7d' }, now).fingerprint).not.toBe(rfc.fingerprint);
+  });
+
+  it('binds the interval into the question', () => {
+    const range = { start: '2026-11-19', end: '2026-11-20' };
+    expect(parseNetflowsQuery({ interval: '1d', ...range }, now).fingerprint).not.toBe(parseNetflowsQuery({ interval: '1h', ...range }, now).fingerprint);
   });
 
   it('records the Nansen-only parameters a caller set', () => {
@@ -77,7 +112,15 @@ describe('parseNetflowsQuery', () => {
     ['empty value', { asset: '' }, 'asset'],
     ['empty list item', { asset: 'btc,,eth' }, 'asset'],
     ['bad window', { window: '2d' }, 'window'],
-    ['bad interval', { interval: '1h' }, 'interval'],
+    ['bad interval', { interval: '2h' }, 'interval'],
+    ['hourly range over 31 days', { interval: '1h', start: '2026-10-01T00:00:00Z', end: '2026-11-01T01:00:00Z' }, 'start'],
+    ['hourly start after end', { interval: '1h', start: '2026-11-20T12:00:00Z', end: '2026-11-20T11:00:00Z' }, 'start'],
+    ['a number too long to be epoch milliseconds', { interval: '1d', start: '12345678901234567' }, 'start'],
+    ['as_of in the future', { as_of: '2026-11-21T10:00:01Z' }, 'as_of'],
+    ['as_of a date without a time', { as_of: '2026-11-20' }, 'as_of'],
+    ['as_of before any net flow', { as_of: '0' }, 'as_of'],
+    ['as_of that is no time', { as_of: 'yesterday' }, 'as_of'],
+    ['as_of with a series', { interval: '1d', as_of: '2026-11-20T00:00:00Z' }, 'as_of'],
     ['window with interval', { window: '7d', interval: '1d' }, 'interval'],
     ['start in snapshot mode', { start: '2026-10-01' }, 'start'],
     ['end in snapshot mode', { window: '7d', end: '2026-10-01' }, 'end'],

@@ -23,10 +23,17 @@ export interface DaysAnswer {
   error?: StaleReason;
 }
 
+/** What a span the cache lacks was loaded from. */
+export interface DaysFetched {
+  byAsset: Map<string, AssetDays>;
+  /** False when the history store held every day, so no upstream call was made. */
+  upstream: boolean;
+}
+
 export interface DayCacheOptions {
   cache: UpstreamCache;
-  /** The only I/O: one upstream question, decoded. */
-  fetch: (query: AssetMetricsQuery) => Promise<Map<string, AssetDays>>;
+  /** The only I/O: one question, decoded, from the upstream (and the history store before it, see `storeTier`). */
+  fetch: (query: AssetMetricsQuery) => Promise<DaysFetched>;
   /** Freshness of a span that holds the latest complete day, and of one that ends before it (ms). */
   latestTtlMs: number;
   settledTtlMs: number;
@@ -65,7 +72,9 @@ export class CoinMetricsDayCache {
       endDay: Math.max(...plan.uncovered),
     };
     const key = spanKey(exchangeKey, query.assets, query.startDay, query.endDay);
-    const load = () => this.load(key, exchangeKey, query, latestDay);
+    // A load of this call that found every day in the history store made no upstream call: a hit, not a miss.
+    let upstream: boolean | undefined;
+    const load = () => this.load(key, exchangeKey, query, latestDay, (called) => (upstream = called));
     if (plan.allRevalidatable) {
       this.options.cache.refreshInBackground(key, load, plan.staleKeys);
       return this.assemble(assets, exchangeKey, startDay, endDay, 'stale');
@@ -81,7 +90,7 @@ export class CoinMetricsDayCache {
     // Another replica may have loaded the span: learn of it and of its settled half.
     this.remember(key, exchangeKey, query.assets);
     if (await this.options.cache.adopt(`${key}#settled`)) this.remember(`${key}#settled`, exchangeKey, query.assets);
-    return this.assemble(assets, exchangeKey, startDay, endDay, fetched ? 'miss' : 'hit');
+    return this.assemble(assets, exchangeKey, startDay, endDay, fetched && upstream !== false ? 'miss' : 'hit');
   }
 
   /** The rows (asset × day) a question would fetch now: those of the one span no fresh entry covers. */
@@ -115,8 +124,9 @@ export class CoinMetricsDayCache {
     return { uncovered: [...uncovered], uncoveredAssets, staleKeys: [...staleKeys], allRevalidatable, allUsableStale };
   }
 
-  private async load(key: string, exchangeKey: string, query: AssetMetricsQuery, latestDay: number) {
-    const byAsset = await this.options.fetch(query);
+  private async load(key: string, exchangeKey: string, query: AssetMetricsQuery, latestDay: number, onFetched: (upstream: boolean) => void) {
+    const { byAsset, upstream } = await this.options.fetch(query);
+    onFetched(upstream);
     const part = (startDay: number, endDay: number): DaySpan => ({
       startDay,
       endDay,

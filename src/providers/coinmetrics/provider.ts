@@ -5,7 +5,8 @@ import type { NetflowRecord, NetflowsQuery, Provider, SourceAnswer } from '../..
 import { EXCHANGE_BY_SLUG, EXCHANGES, type Exchange } from './catalog.js';
 import { fetchAssetMetrics, PAGE_SIZE, type AssetMetricsQuery } from './client.js';
 import { CoinMetricsDayCache } from './day-cache.js';
-import { decodeAssetMetrics, latestDayWithData, seriesRecords, snapshotRecords } from './normalize.js';
+import { storeTier } from './day-store.js';
+import { decodeAssetMetrics, latestDayWithData, seriesRecords, snapshotRecords, type AssetDays } from './normalize.js';
 
 /**
  * Snapshots always ask for the same trailing days, so every window of an asset shares one
@@ -13,16 +14,19 @@ import { decodeAssetMetrics, latestDayWithData, seriesRecords, snapshotRecords }
  */
 export const SNAPSHOT_FETCH_DAYS = 32;
 
-export function createCoinMetricsProvider({ config, client, cache, clock, logger, loadTimeoutMs }: ProviderDeps<CoinMetricsConfig>): Provider {
+export function createCoinMetricsProvider({ config, client, cache, clock, logger, loadTimeoutMs, history }: ProviderDeps<CoinMetricsConfig>): Provider {
+  const fetchUpstream = async (query: AssetMetricsQuery) => {
+    const { rows, pages } = await fetchAssetMetrics(client, config.apiKey, query, AbortSignal.timeout(loadTimeoutMs), clock());
+    logger.info({ upstream: 'coinmetrics', pages, rows: rows.length, assets: query.assets.length, days: (query.endDay - query.startDay) / DAY_MS + 1 }, 'coinmetrics fetched');
+    return decodeAssetMetrics(rows, query.exchanges);
+  };
   const days = new CoinMetricsDayCache({
     cache,
     latestTtlMs: config.ttlMs,
     settledTtlMs: config.settledTtlMs,
-    fetch: async (query) => {
-      const { rows, pages } = await fetchAssetMetrics(client, config.apiKey, query, AbortSignal.timeout(loadTimeoutMs), clock());
-      logger.info({ upstream: 'coinmetrics', pages, rows: rows.length, assets: query.assets.length, days: (query.endDay - query.startDay) / DAY_MS + 1 }, 'coinmetrics fetched');
-      return decodeAssetMetrics(rows, query.exchanges);
-    },
+    fetch: history
+      ? storeTier({ history, fetchUpstream, clock, onStoreAway: (error) => logger.debug({ reason: error.message }, 'history store away: Coin Metrics days fetched whole') })
+      : async (query) => ({ byAsset: await fetchUpstream(query), upstream: true }),
   });
 
   return {
@@ -30,40 +34,29 @@ export function createCoinMetricsProvider({ config, client, cache, clock, logger
 
     cannotAnswer(query) {
       if (query.mode === 'snapshot' && query.window === '1h') return 'Coin Metrics flows are daily: window=1h is not offered';
+      if (query.mode === 'series' && query.interval === '1h') return 'Coin Metrics flows are daily: interval=1h is not offered';
       if (query.entities && exchangesOf(query).length === 0) return 'Coin Metrics has exchange entities only';
       return undefined;
     },
 
-    /** No credits; the pages of the one span the day cache lacks, when they are as full as asked. */
+    /** No credits; the pages of the one span the day cache lacks, when they are as full as asked (the history store may hold some of it). */
     plan(query) {
-      const latestDay = latestCompleteDay(clock());
-      const { assets, exchanges, startDay, endDay } = toUpstreamQuery(query, config.assets, exchangesOf(query), latestDay);
+      const { assets, exchanges, startDay, endDay } = toUpstreamQuery(query, config.assets, exchangesOf(query), anchorDay(query, clock()));
       return { calls: Math.ceil(days.rowsToFetch(assets, exchanges, startDay, endDay) / PAGE_SIZE), credits: 0 };
     },
 
     async fetch(query: NetflowsQuery): Promise<SourceAnswer> {
-      const latestDay = latestCompleteDay(clock());
-      const exchanges = exchangesOf(query);
-      const upstreamQuery = toUpstreamQuery(query, config.assets, exchanges, latestDay);
-      const answer = await days.days(upstreamQuery.assets, upstreamQuery.exchanges, upstreamQuery.startDay, upstreamQuery.endDay, latestDay);
-
-      const records: NetflowRecord[] = [];
-      let asOf = 0;
-      for (const data of answer.byAsset.values()) {
-        if (query.mode === 'series') {
-          records.push(...seriesRecords(data, exchanges, upstreamQuery.startDay, upstreamQuery.endDay));
-          asOf = Math.max(asOf, upstreamQuery.endDay);
-        } else if (query.window !== '1h') {
-          records.push(...snapshotRecords(data, exchanges, query.window, latestDay));
-          asOf = Math.max(asOf, latestDayWithData(data, latestDay) ?? 0);
-        }
-      }
+      const now = clock();
+      const anchor = anchorDay(query, now);
+      const upstreamQuery = toUpstreamQuery(query, config.assets, exchangesOf(query), anchor);
+      const answer = await days.days(upstreamQuery.assets, upstreamQuery.exchanges, upstreamQuery.startDay, upstreamQuery.endDay, latestCompleteDay(now));
+      const { records, asOf } = recordsOf(query, answer.byAsset.values(), upstreamQuery, anchor);
       return {
         records: query.chains ? records.filter((r) => r.chain !== null && query.chains!.includes(r.chain)) : records,
-        asOf: asOf || latestDay,
-        storedAt: Number.isFinite(answer.storedAt) ? answer.storedAt : clock(),
+        asOf: asOf || anchor,
+        storedAt: Number.isFinite(answer.storedAt) ? answer.storedAt : now,
         cache: answer.outcome,
-        freshUntil: Number.isFinite(answer.freshUntil) ? answer.freshUntil : clock() + config.ttlMs,
+        freshUntil: Number.isFinite(answer.freshUntil) ? answer.freshUntil : now + config.ttlMs,
         stale: answer.error !== undefined,
         ...(answer.error !== undefined ? { staleBecause: answer.error } : {}),
         hasMore: false,
@@ -71,6 +64,28 @@ export function createCoinMetricsProvider({ config, client, cache, clock, logger
       };
     },
   };
+}
+
+/** The last day a snapshot may sum: the latest complete day, or with `as_of` the last day complete before its UTC day. */
+function anchorDay(query: NetflowsQuery, now: number): number {
+  const latestDay = latestCompleteDay(now);
+  return query.asOf === undefined ? latestDay : Math.min(latestDay, latestCompleteDay(query.asOf));
+}
+
+/** Step three: the days as records, daily rows for a series, sums over the window ending at `anchorDay` for a snapshot; and as of when. */
+function recordsOf(query: NetflowsQuery, data: Iterable<AssetDays>, upstreamQuery: AssetMetricsQuery, anchorDay: number): { records: NetflowRecord[]; asOf: number } {
+  const records: NetflowRecord[] = [];
+  let asOf = 0;
+  for (const assetDays of data) {
+    if (query.mode === 'series') {
+      records.push(...seriesRecords(assetDays, upstreamQuery.exchanges, upstreamQuery.startDay, upstreamQuery.endDay));
+      asOf = Math.max(asOf, upstreamQuery.endDay);
+    } else if (query.window !== '1h') {
+      records.push(...snapshotRecords(assetDays, upstreamQuery.exchanges, query.window, anchorDay));
+      asOf = Math.max(asOf, latestDayWithData(assetDays, anchorDay) ?? 0);
+    }
+  }
+  return { records, asOf };
 }
 
 function exchangesOf(query: NetflowsQuery): Exchange[] {
@@ -88,7 +103,7 @@ export function toUpstreamQuery(
   const assets = [...(query.assets ?? defaultAssets)].sort();
   const sortedExchanges = [...exchanges].sort((a, b) => a.code.localeCompare(b.code));
   if (query.mode === 'series') {
-    return { assets, exchanges: sortedExchanges, startDay: query.startDay, endDay: query.endDay };
+    return { assets, exchanges: sortedExchanges, startDay: query.start, endDay: query.end };
   }
   return { assets, exchanges: sortedExchanges, startDay: latestDay - (SNAPSHOT_FETCH_DAYS - 1) * DAY_MS, endDay: latestDay };
 }

@@ -19,6 +19,7 @@ export const nansen: ProviderDescriptor<'nansen', NansenConfig, NansenFilters> =
     entityFields: { nansen_label: { type: 'string' } },
     windows: ['1h', '24h', '7d', '30d'],
     intervals: [],
+    historyIntervals: ['1h', '1d'],
     chains: NANSEN_CHAINS,
     lists: { smart_money_labels: COHORTS.flatMap((c) => (c.label ? [c.label] : [])) },
     signRule: 'into the smart-money cohort (buys and exchange withdrawals minus sells and exchange deposits)',

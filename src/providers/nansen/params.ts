@@ -1,16 +1,8 @@
-import type { NetflowsQuery, NumberRange } from '../../model.js';
+import type { NetflowsQuery } from '../../model.js';
 import type { JsonSchema, ParamReader, SourceParams } from '../descriptor.js';
+import type { NansenFilters } from './filters.js';
 
-/** The filters only Nansen can apply, as `NetflowsQuery.sourceParams.nansen`. */
-export interface NansenFilters {
-  tokenAddresses?: readonly string[];
-  sectors?: readonly string[];
-  includeStablecoins?: boolean;
-  includeNativeTokens?: boolean;
-  marketCapUsd?: NumberRange;
-  traderCount?: NumberRange;
-  tokenAgeDays?: NumberRange;
-}
+export type { NansenFilters };
 
 /** Nansen's sectors are words ("DeFi Lending (Money Markets)", "Layer 1"); nothing that could end a header or a quoted string. */
 const SECTOR = /^[\p{L}\p{N} ()&'./+_:-]{1,100}$/u;

@@ -1,12 +1,16 @@
-import { combineOutcomes, type CacheResult } from '../../cache/upstream-cache.js';
+import { combineOutcomes, type CacheResult, type Loaded } from '../../cache/upstream-cache.js';
+import type { History } from '../../history/history.js';
+import type { NansenQuestion } from '../../history/types.js';
 import type { ProviderDeps } from '../descriptor.js';
-import type { NansenConfig } from './config.js';
+import type { NansenConfig, RecordSet } from './config.js';
 import { nansenFilters } from './params.js';
 import type { StaleReason } from '../../errors.js';
 import type { CacheOutcome, CreditMeter, FetchContext, NetflowsQuery, Provider, SortKey, SourceAnswer } from '../../model.js';
 import { COHORT_BY_ENTITY, NANSEN_CHAIN_SET, type Cohort } from './catalog.js';
 import { fetchNetflowPage, NANSEN_CREDITS_PER_CALL, type NetflowRequestBody } from './client.js';
+import { asOfFromHistory, seriesFromHistory, snapshotOf, type StoreRead } from './history.js';
 import { decodeNetflowRows, toRecords, type TokenFlows } from './normalize.js';
+import { recorderQuery, recordingOf, RECORDER_PER_PAGE } from './recorder.js';
 
 /** Every page costs credits: read at most this many per cohort and question. */
 export const MAX_PAGES = 10;
@@ -17,33 +21,33 @@ const SMALL_PAGE = 100;
 interface CachedPage {
   tokens: TokenFlows[];
   isLastPage: boolean;
+  /** When the answer arrived (ms): the end of its windows, and the time the history recorded it at. */
+  fetchedAt: number;
 }
 
-export function createNansenProvider({ config, client, cache, clock, logger, loadTimeoutMs }: ProviderDeps<NansenConfig>): Provider {
-  const apiKey = config.apiKey ?? failWithoutKey();
+type PageLoader = (body: NetflowRequestBody, meter: CreditMeter, signal?: AbortSignal) => () => Promise<Loaded<CachedPage>>;
 
+export function createNansenProvider(deps: ProviderDeps<NansenConfig>): Provider {
+  const { config, cache, history, logger } = deps;
+  const loadPage = pageLoader(deps);
   /** One page through the cache: a fresh copy, a stale one while it refreshes, or one upstream call. */
-  const page: PageReader = (body, meter) =>
-    cache.get<CachedPage>(pageKey(body), async () => {
-      const fetched = await fetchNetflowPage(client, apiKey, body, AbortSignal.timeout(loadTimeoutMs), clock(), meter);
-      const value: CachedPage = { tokens: decodeNetflowRows(fetched.rows), isLastPage: fetched.isLastPage };
-      logger.info({ upstream: 'nansen', page: body.pagination.page, rows: value.tokens.length, creditsRemaining: fetched.creditsRemaining }, 'nansen page fetched');
-      // The page as received, counted as UTF-16: a close bound on what its decoded rows hold, without serialising them again.
-      return { value, freshForMs: config.ttlMs, sizeBytes: fetched.bytes * 2 };
-    });
+  const page: PageReader = (body, meter) => cache.get<CachedPage>(pageKey(body), loadPage(body, meter));
+  /** A recorder set, fetched now whatever the cache holds (its snapshot must fall in this hour), then kept in the cache. */
+  const recordSet = async (set: RecordSet, signal: AbortSignal) => {
+    const body = { ...toUpstreamBody(recorderQuery(set), COHORT_BY_ENTITY.get(set.entity)!), pagination: { page: 1, per_page: RECORDER_PER_PAGE } };
+    let credits = 0;
+    const loaded = await loadPage(body, { charge: (c) => (credits += c) }, signal)();
+    cache.put(pageKey(body), loaded);
+    return { rows: loaded.value.tokens.length, credits };
+  };
+  if (!history && config.recordSets.length > 0) logger.warn('NANSEN_RECORD is set but this gateway keeps no history (HISTORY=off): nothing is recorded');
 
   return {
     id: 'nansen',
-
-    cannotAnswer(query) {
-      if (query.mode === 'series') return 'Nansen has no history: interval=1d is not offered';
-      if (query.entities && cohortsOf(query).length === 0) return 'Nansen has smart_money entities only';
-      if (query.chains && nansenChains(query).length === 0) return `Nansen covers none of the chains asked for (${query.chains.join(', ')})`;
-      return undefined;
-    },
-
-    /** Cohorts × the pages the slice needs, less the pages held fresh: five credits a call. */
+    cannotAnswer: (query) => cannotAnswer(query, history),
+    /** Cohorts × the pages the slice needs, less the pages held fresh: five credits a call; nothing from the history. */
     plan(query, { rowsNeeded }) {
+      if (fromHistory(query)) return { calls: 0, credits: 0 };
       let calls = 0;
       for (const cohort of cohortsOf(query)) {
         const { body, perPage, pages } = walkOf(query, cohort, rowsNeeded);
@@ -54,8 +58,8 @@ export function createNansenProvider({ config, client, cache, clock, logger, loa
       }
       return { calls, credits: calls * NANSEN_CREDITS_PER_CALL };
     },
-
     async fetch(query: NetflowsQuery, context: FetchContext): Promise<SourceAnswer> {
+      if (fromHistory(query)) return answerFromHistory(query, context, { history: history!, question: questionOf(query), now: deps.clock(), ttlMs: config.ttlMs });
       // Every cohort's calls end before the answer does, so nothing this request started is still spending.
       const settled = await Promise.allSettled(cohortsOf(query).map((cohort) => fetchCohort(query, cohort, context, page)));
       return combineCohorts(
@@ -65,6 +69,54 @@ export function createNansenProvider({ config, client, cache, clock, logger, loa
         }),
       );
     },
+    ...(history ? { recording: recordingOf(config, recordSet) } : {}),
+  };
+}
+
+/** One upstream page: fetched, decoded, handed to the history to record (every page fetched, for whoever asked), sized for the cache. */
+function pageLoader({ config, client, clock, logger, loadTimeoutMs, history }: ProviderDeps<NansenConfig>): PageLoader {
+  const apiKey = config.apiKey ?? failWithoutKey();
+  return (body, meter, signal) => async () => {
+    const timeout = AbortSignal.timeout(loadTimeoutMs);
+    const fetched = await fetchNetflowPage(client, apiKey, body, signal ? AbortSignal.any([signal, timeout]) : timeout, clock(), meter);
+    const value: CachedPage = { tokens: decodeNetflowRows(fetched.rows), isLastPage: fetched.isLastPage, fetchedAt: clock() };
+    const snapshot = history ? snapshotOf(body, value) : undefined;
+    if (snapshot) history!.recordNansen(snapshot);
+    logger.info({ upstream: 'nansen', page: body.pagination.page, rows: value.tokens.length, creditsRemaining: fetched.creditsRemaining }, 'nansen page fetched');
+    // The page as received, counted as UTF-16: a close bound on what its decoded rows hold, without serialising them again.
+    return { value, freshForMs: config.ttlMs, sizeBytes: fetched.bytes * 2 };
+  };
+}
+
+/** Series and `as_of` come from the snapshots the gateway recorded: Nansen itself answers only "now". */
+function fromHistory(query: NetflowsQuery): boolean {
+  return query.mode === 'series' || query.asOf !== undefined;
+}
+
+function cannotAnswer(query: NetflowsQuery, history: History | undefined): string | undefined {
+  if (query.entities && cohortsOf(query).length === 0) return 'Nansen has smart_money entities only';
+  if (query.chains && nansenChains(query).length === 0) return `Nansen covers none of the chains asked for (${query.chains.join(', ')})`;
+  if (fromHistory(query) && !history) {
+    const asked = query.mode === 'series' ? `interval=${query.interval}` : 'as_of';
+    return `Nansen keeps no history, and this gateway records none (HISTORY=off): ${asked} is not offered`;
+  }
+  return undefined;
+}
+
+/** A series or an `as_of` leaderboard from the store; `as_of` looks for the snapshots the live question would have fetched. */
+function answerFromHistory(query: NetflowsQuery, context: FetchContext, read: StoreRead): Promise<SourceAnswer> {
+  if (query.mode === 'series') return seriesFromHistory(read, query);
+  const orderBy = toUpstreamBody(query, cohortsOf(query)[0]!).order_by ?? [];
+  return asOfFromHistory(read, query.asOf!, query, orderBy, context.rowsNeeded);
+}
+
+/** The question in the store's terms: cohorts, Nansen's chains (every one when none is named), assets and filters. */
+function questionOf(query: NetflowsQuery): NansenQuestion {
+  return {
+    entities: cohortsOf(query).map((c) => c.entity),
+    ...(query.chains ? { chains: nansenChains(query) } : {}),
+    ...(query.assets ? { assets: query.assets } : {}),
+    filters: nansenFilters(query),
   };
 }
 
@@ -104,7 +156,7 @@ async function fetchCohort(query: NetflowsQuery, cohort: Cohort, context: FetchC
     const result = await page({ ...body, pagination: { page: pages, per_page: perPage } }, context.meter);
     outcomes.push(result.outcome);
     error ??= result.error;
-    asOf = Math.min(asOf, result.entry.storedAt);
+    asOf = Math.min(asOf, result.entry.value.fetchedAt);
     freshUntil = Math.min(freshUntil, result.entry.freshUntil);
     isLastPage = result.entry.value.isLastPage;
     searched += result.entry.value.tokens.length;
