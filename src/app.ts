@@ -407,7 +407,7 @@ export function createUpstreamCache(config: Config<Registry>, clock: Clock, shar
 
 /** One Redis connection per process, the shared budget store (with its local fallback) and the cache tier. */
 function connectShared(config: Config<Registry>, logger: FastifyBaseLogger, clock: Clock): Shared {
-  const redis = new RedisConnection({ url: config.redisUrl!, keyPrefix: config.redisKeyPrefix, logger });
+  const redis = new RedisConnection({ url: config.redisUrl!, keyPrefix: config.redisKeyPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, logger });
   return {
     redis,
     store: new FailoverBudgetStore(new RedisBudgetStore(redis), redis, config.gatewayReplicas, clock),

@@ -60,6 +60,7 @@ export interface Config<R extends Registry = DefaultRegistry> {
   redisUrl: string | undefined;
   /** Prefix of every Redis key, so several gateways can share one Redis (default `netflows:`). */
   redisKeyPrefix: string;
+  redisCommandTimeoutMs: number;
   /** Replicas expected; while Redis is away each takes 1/N of every limit (default 1). */
   gatewayReplicas: number;
   /** Browser origins allowed to read answers (CORS); empty = none, `*` = any. */
@@ -117,6 +118,7 @@ export function loadConfig<R extends Registry = DefaultRegistry>(
     corsOrigins: read.origins('CORS_ORIGINS'),
     redisUrl: read.redisUrl('REDIS_URL'),
     redisKeyPrefix: read.string('REDIS_KEY_PREFIX', 'netflows:'),
+    redisCommandTimeoutMs: read.integer('REDIS_COMMAND_TIMEOUT_MS', 1000, 50, 60_000),
     gatewayReplicas: read.integer('GATEWAY_REPLICAS', 1, 1, 1000),
     callers: readCallers(read, 'CALLER_TOKENS_FILE'),
     explorer: read.oneOf('EXPLORER', 'on', ['on', 'off']) === 'on',

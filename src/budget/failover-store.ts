@@ -22,9 +22,9 @@ import type {
  * own, a replica takes only its share of every limit (limit ÷ GATEWAY_REPLICAS, at least 1):
  * rate windows, calls in flight, what is left of the daily credit cap and of each caller's
  * allowance (from the spending last seen in Redis), and it keeps the credit reserve clear
- * of what the other replicas may have in flight. Around each change of mode one window of
- * every upstream limit counts as spent, since what the others did is not known. Nothing
- * here ever throws because of Redis.
+ * of what the other replicas may have in flight. On entering degraded mode this replica's
+ * share counts as spent for one window, since what the others did is not known; back in
+ * shared mode, see `rejoin`. Nothing here ever throws because of Redis.
  */
 export class FailoverBudgetStore implements BudgetStore {
   readonly local: MemoryBudgetStore;
@@ -32,6 +32,11 @@ export class FailoverBudgetStore implements BudgetStore {
   private wasLocal = false;
   /** Keys whose local windows were filled when this outage began. */
   private readonly filled = new Set<string>();
+  /** Upstream budget keys this replica spent on its own in this outage: Redis does not know of those calls. */
+  private readonly spentLocally = new Set<string>();
+  private connectedBefore: boolean;
+  /** The connection was lost and made again: Redis may have restarted without its counts. */
+  private reconnected = false;
   /** The windows of every upstream budget key seen, to block them at a change of mode. */
   private readonly limitsByKey = new Map<string, readonly RateLimit[]>();
   /** Daily spending (and the credit balance) last read from Redis, per key: where a local share starts. */
@@ -45,6 +50,11 @@ export class FailoverBudgetStore implements BudgetStore {
     private readonly clock: () => number,
   ) {
     this.local = new MemoryBudgetStore();
+    this.connectedBefore = redis.client.status === 'ready';
+    redis.client.on('ready', () => {
+      if (this.connectedBefore) this.reconnected = true;
+      this.connectedBefore = true;
+    });
   }
 
   get degraded(): boolean {
@@ -54,7 +64,7 @@ export class FailoverBudgetStore implements BudgetStore {
   private async either<T>(shared: (store: BudgetStore) => Promise<T>, local: (store: MemoryBudgetStore) => Promise<T>): Promise<T> {
     if (this.redis.up) {
       try {
-        if (this.wasLocal) await this.rejoin();
+        if (this.wasLocal || this.reconnected) await this.rejoin();
         return await shared(this.shared);
       } catch {
         // degraded from here on; answer from the local share
@@ -65,19 +75,24 @@ export class FailoverBudgetStore implements BudgetStore {
   }
 
   /**
-   * Back to shared mode. Whatever the replicas spent on their own during the outage is not
-   * in Redis (which may even have restarted empty), and they do not all return at the same
-   * moment: each counts a whole window of every upstream limit as spent, so for one window
-   * after an outage the fleet calls nothing new rather than risk going over.
+   * Back to shared mode. What a replica spent on its own is not in Redis, and the replicas do
+   * not all return at the same moment: one that spent on its own counts a whole window of
+   * those upstream limits as spent, so for one window the fleet calls nothing new there
+   * rather than risk going over. After a lost connection Redis may have restarted empty, so
+   * every limit counts as spent. A slow moment in which this replica spent nothing on its
+   * own (a busy host) blocks nothing.
    */
   private async rejoin(): Promise<void> {
     const now = this.clock();
-    for (const [key, limits] of this.limitsByKey) {
-      for (const limit of limits) await this.shared.consume(key, limit, limit.limit, now + limit.windowMs, now);
+    const unknown = this.reconnected ? [...this.limitsByKey.keys()] : [...this.spentLocally];
+    for (const key of unknown) {
+      for (const limit of this.limitsByKey.get(key) ?? []) await this.shared.consume(key, limit, limit.limit, now + limit.windowMs, now);
     }
     this.local.clear();
     this.filled.clear();
+    this.spentLocally.clear();
     this.wasLocal = false;
+    this.reconnected = false;
   }
 
   private share(limits: readonly RateLimit[]): RateLimit[] {
@@ -142,7 +157,10 @@ export class FailoverBudgetStore implements BudgetStore {
   consume(key: string, limit: RateLimit, count: number, endsAt: number, now: number): Promise<void> {
     return this.either(
       (s) => s.consume(key, limit, count, endsAt, now),
-      (l) => l.consume(key, this.share([limit])[0]!, Math.ceil(count / this.replicas), endsAt, now),
+      async (l) => {
+        this.spentLocally.add(key);
+        await l.consume(key, this.share([limit])[0]!, Math.ceil(count / this.replicas), endsAt, now);
+      },
     );
   }
 
@@ -158,12 +176,14 @@ export class FailoverBudgetStore implements BudgetStore {
       async (l) => {
         const shares = this.share(limits);
         this.enterLocal(key, shares, now);
-        return l.reserve({
+        const reservation = await l.reserve({
           ...request,
           limits: shares,
           maxInFlight: this.part(maxInFlight),
           ...(credits ? { credits: this.localCredits(key, credits, maxInFlight) } : {}),
         });
+        if (reservation.granted) this.spentLocally.add(key);
+        return reservation;
       },
     );
   }

@@ -343,6 +343,37 @@ describe('FailoverBudgetStore', () => {
     });
   });
 
+  it('does not block the fleet after a slow moment in which it spent nothing on its own (the fleet test 503ed for 62 s)', async () => {
+    await outage(async (store, _own, conn, clock) => {
+      const window = parseRateLimits('9/10s')!;
+      const reserve = async () => (await store.reserve({ key: 'up', limits: window, maxInFlight: 30, leaseUntil: clock.now + 60_000, now: clock.now })).granted;
+      for (let i = 0; i < 4; i++) expect(await reserve()).toBe(true);
+      conn.markDown();
+      // while degraded the replica only reads its local share; it spends nothing Redis does not know
+      expect((await store.upstreamState('up', window, false, clock.now)).windows[0]!.remaining).toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect(store.degraded).toBe(false);
+      expect(await reserve()).toBe(true);
+      expect((await store.upstreamState('up', window, false, clock.now)).windows[0]!.remaining).toBe(4);
+    });
+  });
+
+  it('blocks one window when Redis comes back without the counts it had, even if nothing was spent on its own', async () => {
+    await outage(async (store, own, conn, clock) => {
+      const window = parseRateLimits('9/10s')!;
+      const reserve = async () => (await store.reserve({ key: 'up', limits: window, maxInFlight: 30, leaseUntil: clock.now + 60_000, now: clock.now })).granted;
+      for (let i = 0; i < 4; i++) expect(await reserve()).toBe(true);
+      await own.kill();
+      await own.up();
+      await conn.waitUntilReady(3000);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      // the four calls of this window are forgotten by Redis: the window counts as spent
+      expect(await reserve()).toBe(false);
+      clock.now += 10_001;
+      expect(await reserve()).toBe(true);
+    });
+  });
+
   it('shows in degraded mode the very window admission refuses from (defect 3: remaining 3, refills 0 while requests got 503)', async () => {
     await outage(async (store, own, _conn, clock) => {
       const window = parseRateLimits('10/6s')!;

@@ -25,7 +25,8 @@ afterAll(async () => {
 /** Three gateway processes on the test's Redis, for the tests of one describe (one trio at a time keeps two cores responsive). */
 function fleet(env: Record<string, string>) {
   beforeAll(async () => {
-    const shared = { REDIS_URL: redis.url, GATEWAY_REPLICAS: '3', COINMETRICS_BASE_URL: cm.url, NANSEN_BASE_URL: nansen.url, NANSEN_API_KEY: NANSEN_KEY, ADMIN_TOKEN: ADMIN };
+    // Three gateways, Redis and the test share two cores: a starved process must not read as a slow Redis.
+    const shared = { REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '5000', GATEWAY_REPLICAS: '3', COINMETRICS_BASE_URL: cm.url, NANSEN_BASE_URL: nansen.url, NANSEN_API_KEY: NANSEN_KEY, ADMIN_TOKEN: ADMIN };
     replicas = await Promise.all([0, 1, 2].map(() => startGateway({ ...shared, ...env })));
   }, 60_000);
   afterAll(async () => {
