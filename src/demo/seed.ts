@@ -27,7 +27,7 @@ const HOURS_PER_FLUSH = 24;
 /**
  * The demo's history: for each of the last `days` × 24 hour starts up to now, the snapshot
  * the simulator would have answered the recorder's sets then (its data is a function of
- * the hour), built by the simulator's own query function and the gateway's own decoding,
+ * the hour), newest first, built by the simulator's own query function and the gateway's own decoding,
  * and recorded as the recorder would have recorded it. No HTTP call, no credit. Snapshots
  * already held (an earlier demo run) are kept once. It yields between hours, so the
  * gateway serves while it seeds.
@@ -37,7 +37,8 @@ export async function seedHistory(history: History, sets: readonly RecordSet[], 
   const to = Math.floor(now / HOUR_MS) * HOUR_MS;
   const from = to - (days * 24 - 1) * HOUR_MS;
   const seeded: Seeded = { snapshots: 0, rows: 0, from, to, topSymbol: undefined };
-  for (let hour = from; hour <= to; hour += HOUR_MS) {
+  // Newest first: the explorer's 48-hour chart has its data within the first two flushes.
+  for (let hour = to; hour >= from; hour -= HOUR_MS) {
     for (const [i, body] of bodies.entries()) {
       const { tokens, isLastPage } = simulatedPage(body, hour);
       const snapshot = snapshotOf(body, { tokens, isLastPage, fetchedAt: hour });
@@ -46,7 +47,7 @@ export async function seedHistory(history: History, sets: readonly RecordSet[], 
       seeded.rows += tokens.length;
       if (i === 0 && hour === to) seeded.topSymbol = tokens[0]?.symbol;
     }
-    if ((hour - from) / HOUR_MS % HOURS_PER_FLUSH === HOURS_PER_FLUSH - 1) await history.flush();
+    if ((to - hour) / HOUR_MS % HOURS_PER_FLUSH === HOURS_PER_FLUSH - 1) await history.flush();
     await yieldToRequests();
   }
   await history.flush();

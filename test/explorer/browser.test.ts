@@ -120,10 +120,22 @@ describe('the explorer in Chromium', () => {
     expect(w.requests.map((r) => new URL(r.url).pathname)).toEqual(expect.arrayContaining([...PAGE_FILES, '/catalog', '/netflows']));
   }, SLOW);
 
+  it('says in words why there is no smart-money chart on a gateway that records no history, without asking', async () => {
+    const w = await open();
+    expect(await w.settled()).toBe('done');
+    expect(await w.page.getAttribute('#smart-money', 'data-state')).toBe('problem');
+    expect((await getJson(origin, '/catalog')).body.intervals).toMatchObject({ nansen: [] });
+    expect(await w.page.textContent('#smart-money-summary')).toBe(
+      'No smart-money chart: this gateway records no history, and Nansen itself keeps none: hourly series come from the snapshots a gateway records.',
+    );
+    expect(w.netflowsRequests()).toEqual(['/netflows?window=7d&limit=25']);
+    expect(await w.page.getAttribute('#smart-money-chart', 'data-points')).toBe('0');
+  }, SLOW);
+
   it('shows leaderboard rows whose values equal /netflows\' own, and sorts with the gateway', async () => {
     const w = await open();
     expect(await w.settled()).toBe('done');
-    const [asked] = w.netflowsRequests();
+    const asked = w.netflowsRequests().find((path) => !path.includes('source=nansen'));
     expect(asked).toBe('/netflows?window=7d&limit=25');
     const expected = (await getJson(origin, asked!)).body.data as Row[];
     const shown = await tableRows(w);

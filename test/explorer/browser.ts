@@ -89,15 +89,17 @@ export class WatchedPage {
     return this.requests.map((r) => new URL(r.url)).filter((u) => u.pathname === '/netflows').map((u) => u.pathname + u.search);
   }
 
-  /** Resolves when the answer area has settled on `done` or `problem`. */
+  /** Resolves when the answer area and the smart-money chart have settled on `done` or `problem`; the answer area's state. */
   async settled(): Promise<string> {
     await this.page.waitForSelector('#results:not([data-state="loading"])');
+    await this.page.waitForSelector('#smart-money:not([data-state="loading"])');
     return (await this.page.getAttribute('#results', 'data-state')) ?? '';
   }
 
-  async screenshot(name: string): Promise<void> {
+  /** The whole page, or with `fullPage: false` what a person sees before scrolling. */
+  async screenshot(name: string, { fullPage = true } = {}): Promise<void> {
     mkdirSync(SCREENSHOTS, { recursive: true });
-    await this.page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+    await this.page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
   }
 
   close(): Promise<void> {

@@ -12,6 +12,7 @@ import type { Catalog, NetflowRecord, NetflowsAnswer } from './model.js';
 import { Pickers } from './pickers.js';
 import { curlLine, grafanaUrl, netflowsPath, type Question } from './question.js';
 import { alignSeries } from './series.js';
+import { showSmartMoney } from './smart-money.js';
 
 /** Session storage only: gone with the tab, never in the URL or local storage. */
 const TOKEN_KEY = 'netflows-explorer.token';
@@ -27,6 +28,8 @@ const nextPage = byId<HTMLButtonElement>('next-page');
 const chartHolder = byId('chart');
 const chartSummary = byId('chart-summary');
 const chart = new SeriesChart(byId('series-section'), chartHolder);
+const smartMoney = byId('smart-money');
+const smartMoneyChart = new SeriesChart(smartMoney, byId('smart-money-chart'));
 const tokenInput = byId<HTMLInputElement>('token');
 const curlBox = byId<HTMLTextAreaElement>('curl');
 const grafanaBox = byId<HTMLTextAreaElement>('grafana');
@@ -35,13 +38,15 @@ let sort = '';
 /** Each run gets a number; an answer to an older run is dropped. */
 let runs = 0;
 
-async function loadCatalog(): Promise<void> {
+async function loadCatalog(): Promise<Catalog | undefined> {
   const answer = await getJson<Catalog>('/catalog', token());
-  if (answer.ok) pickers.fill(answer.body);
-  else {
-    pickers.fill(undefined);
-    showProblem(problemBox, 'Catalog', answer.problem);
+  if (answer.ok) {
+    pickers.fill(answer.body);
+    return answer.body;
   }
+  pickers.fill(undefined);
+  showProblem(problemBox, 'Catalog', answer.problem);
+  return undefined;
 }
 
 async function run(cursor?: string): Promise<void> {
@@ -159,11 +164,17 @@ function wire(): void {
   byId('copy-grafana').addEventListener('click', () => void copy(grafanaBox, 'Grafana URL'));
 }
 
-/** The catalog (it needs the token too when caller tokens are on), then the question. */
+/** The catalog (it needs the token too when caller tokens are on), then the question and the smart-money chart. */
 async function refresh(): Promise<void> {
   results.dataset.state = 'loading';
-  await loadCatalog();
-  await run();
+  smartMoney.dataset.state = 'loading';
+  const catalog = await loadCatalog();
+  await Promise.all([run(), drawSmartMoney(catalog)]);
+}
+
+async function drawSmartMoney(catalog: Catalog | undefined): Promise<void> {
+  const outcome = await showSmartMoney(smartMoneyChart, byId('smart-money-summary'), catalog, token());
+  smartMoney.dataset.state = outcome.drawn ? 'done' : 'problem';
 }
 
 wire();
