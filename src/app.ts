@@ -146,7 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: app.log,
     ...(deps.replica ? { replica: deps.replica } : {}),
   });
-  await registerRoutes(app, state, service, upstreams.guards, lifecycle, recorder);
+  await registerRoutes(app, state, service, upstreams, lifecycle, recorder);
   return app;
 }
 
@@ -342,7 +342,7 @@ async function registerRoutes(
   app: FastifyInstance,
   state: SharedState,
   service: NetflowsService,
-  guards: readonly UpstreamGuards[],
+  { guards, providers }: Upstreams,
   lifecycle: Lifecycle,
   recorder: Recorder | undefined,
 ): Promise<void> {
@@ -351,7 +351,7 @@ async function registerRoutes(
   await app.register(healthRoutes, { lifecycle });
   await app.register(async (data) => {
     if (config.callers) data.addHook('onRequest', callerGuard(config.callers, budgetStore, clock));
-    await data.register(catalogRoute, { config, registry, history: history !== undefined });
+    await data.register(catalogRoute, { config, registry, providers, history: history !== undefined });
     await data.register(netflowsRoute, {
       service,
       clock,

@@ -375,7 +375,14 @@ describe('other routes', () => {
       expect.objectContaining({ source: 'coinmetrics', enabled: true, mode: 'pro' }),
       expect.objectContaining({ source: 'nansen', enabled: true }),
     ]);
-    expect(json.entities).toContainEqual({ entity: 'binance', entity_type: 'exchange', name: 'Binance', source: 'coinmetrics', coinmetrics_code: 'BNB' });
+    expect(json.entities).toContainEqual({
+      entity: 'binance',
+      entity_type: 'exchange',
+      name: 'Binance',
+      source: 'coinmetrics',
+      coinmetrics_code: 'BNB',
+      assets: expect.arrayContaining(['btc', 'eth', 'sol']),
+    });
     expect(json.entities).toContainEqual(expect.objectContaining({ entity: 'smart_money:fund', nansen_label: 'Fund' }));
     expect(json.entities.filter((e: { entity_type: string }) => e.entity_type === 'exchange')).toHaveLength(24);
     expect(json.default_assets.coinmetrics).toEqual(['btc', 'eth']);
