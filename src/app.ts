@@ -41,7 +41,7 @@ import { adminHistoryRoute } from './routes/admin-history.js';
 import { catalogRoute } from './routes/catalog.js';
 import { healthRoutes, type Lifecycle } from './routes/health.js';
 import { netflowsRoute } from './routes/netflows.js';
-import { netflowsQuerySchema, netflowsResponseSchema, problemSchema, recordSchema, signRule } from './schema/index.js';
+import { netflowsQuerySchema, netflowsResponseSchema, problemSchema, recordSchema, signRule, wideRowSchema } from './schema/index.js';
 import { systemClock, systemTimer, type Clock, type Timer } from './time.js';
 import type { Tracing } from './tracing/tracing.js';
 import { UpstreamClient, type AttemptTracer } from './upstream/http.js';
@@ -215,6 +215,7 @@ async function registerPlugins(app: FastifyInstance, config: Config<Registry>, r
   });
   app.addSchema(problemSchema);
   app.addSchema(recordSchema(registry));
+  app.addSchema(wideRowSchema);
   app.addSchema(netflowsResponseSchema(registry));
   await app.register(swagger, openApiOptions(registry));
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true } });

@@ -79,6 +79,15 @@ export interface NetflowsQuery {
   offset: number;
 }
 
+/** How a series is laid out: one record per row, or one row per bucket with a column per series (`shape=wide`). */
+export type Shape = 'long' | 'wide';
+export const SHAPES: readonly Shape[] = ['long', 'wide'];
+/** The record field a wide cell holds (`measure`). */
+export const WIDE_MEASURES = ['net_flow_usd', 'net_flow_native'] as const;
+export type WideMeasure = (typeof WIDE_MEASURES)[number];
+/** How the answer is laid out: long, or wide with the measure its cells hold. */
+export type Layout = { shape: 'long' } | { shape: 'wide'; measure: WideMeasure };
+
 export const SORT_FIELDS = [
   'net_flow_usd',
   'net_flow_native',

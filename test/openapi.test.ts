@@ -12,7 +12,7 @@ describe('openapi/netflows.openapi.json', () => {
     const doc = JSON.parse(await generateOpenApi());
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths).sort()).toEqual(['/admin/budgets', '/admin/history', '/catalog', '/healthz', '/metrics', '/netflows', '/readyz']);
-    expect(Object.keys(doc.components.schemas).sort()).toEqual(['NetflowRecord', 'NetflowsResponse', 'Problem']);
+    expect(Object.keys(doc.components.schemas).sort()).toEqual(['NetflowRecord', 'NetflowsResponse', 'NetflowsWideRow', 'Problem']);
     const netflows = doc.paths['/netflows'].get;
     expect(netflows.responses['400'].content['application/problem+json'].schema.$ref).toBe('#/components/schemas/Problem');
     expect(netflows.description).toContain('positive means');

@@ -82,6 +82,7 @@ function routeSchema(querySchema: NetflowsRouteOptions['querySchema'], signRule:
       'Rows are merged from every source, sorted (nulls last) and paged with an opaque cursor. ' +
       'Examples: `?window=7d&limit=5` (the weekly leaderboard across both sources); ' +
       '`?interval=1d&asset=btc&entity=binance&start=2026-10-01&end=2026-10-31` (31 daily rows); ' +
+      '`?interval=1d&asset=btc&entity=binance,coinbase&shape=wide` (one row per day, one numeric column per exchange: what charting tools take); ' +
       '`?interval=1h&source=nansen&asset=uni` (the last 48 hours of smart-money flows into UNI, from recorded history); ' +
       '`?window=24h&entity=smart_money:fund,binance&format=csv` (a spreadsheet); ' +
       '`?source=nansen&chain=solana&sort=-trader_count&limit=20` (where smart money crowds on Solana).',

@@ -1,4 +1,4 @@
-import { SERIES_INTERVALS, SNAPSHOT_WINDOWS, SORT_FIELDS } from '../model.js';
+import { SERIES_INTERVALS, SHAPES, SNAPSHOT_WINDOWS, SORT_FIELDS, WIDE_MEASURES } from '../model.js';
 import { COMMON_PARAMS, PAGING_PARAMS } from '../netflows/query.js';
 import type { JsonSchema, Registry } from '../providers/descriptor.js';
 
@@ -75,8 +75,24 @@ export const problemSchema = {
   },
 } as const;
 
-/** The answer: a page of records and each source's status. */
-export function netflowsResponseSchema(registry: Registry) {
+/** A row of `shape=wide`: the bucket's start, then a number or null per series column. */
+export const wideRowSchema = {
+  $id: 'NetflowsWideRow',
+  type: 'object',
+  description:
+    'One bucket of a series with shape=wide: `time` (the bucket start, RFC 3339 UTC), then one column per series of the whole answer, ' +
+    'named <entity>:<asset>:<chain> (<entity>:<asset> when the series has no chain; :<token_address> added when two Nansen tokens share a symbol on a chain), ' +
+    'holding the series\' `measure` in that bucket, or null where it has none. Every row has every column.',
+  required: ['time'],
+  properties: { time: { type: 'string', format: 'date-time', description: 'Start of the bucket: 00:00 UTC of a day (1d) or a whole UTC hour (1h).' } },
+  additionalProperties: nullableNumber,
+} as const;
+
+/** What `data` holds: records, or with shape=wide, wide rows (the document says both; each writer is given its own). */
+const EITHER_ROW = { oneOf: [{ $ref: 'NetflowRecord#' }, { $ref: 'NetflowsWideRow#' }] } as const;
+
+/** The answer: a page of records (or wide rows) and each source's status. */
+export function netflowsResponseSchema<Row extends object = typeof EITHER_ROW>(registry: Registry, row: Row = EITHER_ROW as Row) {
   const sourceStatusSchema = {
     type: 'object',
     additionalProperties: false,
@@ -113,7 +129,7 @@ export function netflowsResponseSchema(registry: Registry) {
     additionalProperties: false,
     required: ['data', 'next_cursor', 'complete', 'sources', 'warnings'],
     properties: {
-      data: { type: 'array', items: { $ref: 'NetflowRecord#' } },
+      data: { type: 'array', items: row, description: 'The page: records, or with shape=wide one row per time bucket.' },
       next_cursor: { ...nullableString, description: 'Pass as `cursor` for the next page; null on the last page.' },
       complete: { type: 'boolean', description: 'False when any asked-for source is stale or error.' },
       sources: { type: 'array', items: sourceStatusSchema },
@@ -123,6 +139,25 @@ export function netflowsResponseSchema(registry: Registry) {
 }
 
 const list = (text: string, example?: string) => ({ type: 'string', description: `${text} Comma-separated.`, ...(example ? { examples: [example] } : {}) }) as const;
+
+/** `shape` and `measure`: how a series is laid out (the same for every registry). */
+const LAYOUT_PARAMS = {
+  shape: {
+    type: 'string',
+    enum: [...SHAPES],
+    description:
+      'Series only. long (default): one record per row. wide: one row per time bucket of the range, ascending, ' +
+      '`{"time": <bucket start>, "<entity>:<asset>:<chain>": <number|null>, …}`, every row with every column of the whole answer (null where a series has no value): ' +
+      "what Grafana's time-series panels and alert rules take. limit and cursor count time rows; sort is refused.",
+    examples: ['wide'],
+  },
+  measure: {
+    type: 'string',
+    enum: [...WIDE_MEASURES],
+    description: 'With shape=wide: the record field the cells hold, net_flow_usd (default) or net_flow_native (null for Nansen). Without shape=wide: a 400.',
+    examples: ['net_flow_native'],
+  },
+} as const;
 
 /** The /netflows query: the common parameters, each source's own, then paging. */
 export function netflowsQuerySchema(registry: Registry) {
@@ -158,6 +193,7 @@ export function netflowsQuerySchema(registry: Registry) {
         'Nansen answers from the latest snapshot recorded in the hour up to it (none: Nansen is skipped, or a 400 when named).',
       examples: ['2026-11-20T12:00:00Z'],
     },
+    ...LAYOUT_PARAMS,
     asset: list('Asset ids (btc, usdt_eth) or Nansen token symbols (uni). Default: Coin Metrics the configured set, Nansen every token.', 'btc,eth'),
     entity: list('Exchange slugs (binance, coinbase, …) and/or smart_money, smart_money:<label>. Default: every exchange and smart_money.', 'binance,smart_money:fund'),
     chain: list('Chain names (ethereum, solana, …). Coin Metrics rows are filtered by the chain of their asset.', 'ethereum'),
