@@ -132,6 +132,24 @@ describe('when the catalog cannot be read, /catalog lists the configured assets 
     }
   });
 
+  it('down after a day: the catalog read before stands in while the cache may serve it stale, asked again minutes later, then the configured assets', async () => {
+    const first = await catalog();
+    stack.clock.now += CATALOG_TTL_MS + 60_000;
+    stack.cm.setFault({ kind: 'status', status: 503 }, { path: CM_CATALOG_PATH });
+    const stale = await catalog();
+    expect(entityAssets(stale).from).toBe('upstream_catalog');
+    expect(entityAssets(stale).detail).toContain('reading it again failed');
+    expect(stale.entities).toEqual(first.entities);
+    const calls = catalogCalls().length;
+    stack.clock.now += 60_000;
+    expect(entityAssets(await catalog()).from).toBe('upstream_catalog');
+    expect(catalogCalls()).toHaveLength(calls);
+    stack.clock.now += 2 * 3_600_000;
+    const gone = await catalog();
+    expect(entityAssets(gone).from).toBe('configured');
+    expect(catalogCalls().length).toBeGreaterThan(calls);
+  });
+
   it('a hostile or malformed answer: the configured assets, never a crash, never a stored answer', async () => {
     const bodies = [
       'not json',

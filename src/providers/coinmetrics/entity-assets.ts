@@ -1,5 +1,5 @@
-import { approximateSize, type Loaded } from '../../cache/upstream-cache.js';
-import { staleReason, UpstreamError } from '../../errors.js';
+import { approximateSize, type CacheEntry, type Loaded } from '../../cache/upstream-cache.js';
+import { staleReason, UpstreamError, type StaleReason } from '../../errors.js';
 import type { EntityAssets } from '../../model.js';
 import { rfc3339 } from '../../time.js';
 import type { ProviderDeps } from '../descriptor.js';
@@ -29,25 +29,34 @@ export function exchangeAssetsReader({ config, client, cache, clock, logger, loa
     logger.info({ upstream: 'coinmetrics', assets: new Set(Object.values(value).flat()).size }, 'coinmetrics catalog read');
     return { value, freshForMs: CATALOG_TTL_MS, sizeBytes: approximateSize(value) };
   };
-  const configured = (detail: string): EntityAssets => ({
+  const configured = (why: string): EntityAssets => ({
     from: 'configured',
-    detail,
+    detail: `COINMETRICS_ASSETS for every exchange: Coin Metrics' catalog could not be read (${why})`,
     byEntity: Object.fromEntries(EXCHANGES.map((e) => [e.slug, [...config.assets]])),
   });
+  const fromCatalog = (entry: CacheEntry<ExchangeAssets>, failure: string | undefined): EntityAssets => {
+    const read = `Coin Metrics' catalog (${CATALOG_PATH}), read ${rfc3339(entry.storedAt)}`;
+    return { from: 'upstream_catalog', detail: failure ? `${read}; reading it again failed (${failure})` : read, byEntity: entry.value };
+  };
+  const remember = (reason: StaleReason, retryMs: number) => {
+    cache.put(FAILURE_KEY, { value: reason.detail, freshForMs: retryMs, sizeBytes: approximateSize(reason.detail) });
+    logger.warn({ upstream: 'coinmetrics', failure: reason.code, retryInS: retryMs / 1000 }, 'coinmetrics catalog could not be read');
+  };
   return async () => {
     const failed = await cache.adopt<string>(FAILURE_KEY);
-    if (failed && cache.usability(failed) === 'fresh') return configured(failed.value);
+    if (failed && cache.usability(failed) === 'fresh') {
+      // Not asked again yet: the catalog read before, while the cache may still stand it in, else the configured assets.
+      const held = cache.peek<ExchangeAssets>(CATALOG_KEY);
+      return held ? fromCatalog(held, failed.value) : configured(failed.value);
+    }
     try {
       const { entry, error } = await cache.get(CATALOG_KEY, load);
-      const read = `Coin Metrics' catalog (${CATALOG_PATH}), read ${rfc3339(entry.storedAt)}`;
-      return { from: 'upstream_catalog', detail: error ? `${read}; reading it again failed: ${error.detail}` : read, byEntity: entry.value };
+      if (error) remember(error, CATALOG_RETRY_MS);
+      return fromCatalog(entry, error?.detail);
     } catch (error) {
       const forbidden = error instanceof UpstreamError && error.options.status === 403;
-      const detail = `COINMETRICS_ASSETS for every exchange: Coin Metrics' catalog could not be read (${staleReason(error).detail})`;
-      const retryMs = forbidden ? CATALOG_TTL_MS : CATALOG_RETRY_MS;
-      cache.put(FAILURE_KEY, { value: detail, freshForMs: retryMs, sizeBytes: approximateSize(detail) });
-      logger.warn({ upstream: 'coinmetrics', failure: staleReason(error).code, retryInS: retryMs / 1000 }, 'coinmetrics catalog unavailable: configured assets listed');
-      return configured(detail);
+      remember(staleReason(error), forbidden ? CATALOG_TTL_MS : CATALOG_RETRY_MS);
+      return configured(staleReason(error).detail);
     }
   };
 }
