@@ -42,6 +42,7 @@ import { catalogRoute } from './routes/catalog.js';
 import { healthRoutes, type Lifecycle } from './routes/health.js';
 import { netflowsRoute } from './routes/netflows.js';
 import { netflowsQuerySchema, netflowsResponseSchema, problemSchema, recordSchema, signRule, wideRowSchema } from './schema/index.js';
+import { markCommaLists } from './schema/params.js';
 import { systemClock, systemTimer, type Clock, type Timer } from './time.js';
 import type { Tracing } from './tracing/tracing.js';
 import { UpstreamClient, type AttemptTracer } from './upstream/http.js';
@@ -251,6 +252,7 @@ function openApiOptions(registry: Registry): SwaggerOptions {
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transformObject: (documentObject) => ('openapiObject' in documentObject ? markCommaLists(documentObject.openapiObject) : documentObject.swaggerObject),
   };
 }
 

@@ -79,6 +79,9 @@ export interface NetflowsQuery {
   offset: number;
 }
 
+/** What /netflows writes: `format`, or the media type `Accept` names. */
+export const FORMATS = ['json', 'csv', 'ndjson'] as const;
+
 /** How a series is laid out: one record per row, or one row per bucket with a column per series (`shape=wide`). */
 export type Shape = 'long' | 'wide';
 export const SHAPES: readonly Shape[] = ['long', 'wide'];

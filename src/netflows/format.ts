@@ -1,12 +1,12 @@
 import fastJson from 'fast-json-stringify';
 import { ProblemError } from '../errors.js';
-import { RECORD_FIELDS, type NetflowRecord } from '../model.js';
+import { FORMATS, RECORD_FIELDS, type NetflowRecord } from '../model.js';
 import { PROVIDERS } from '../providers/index.js';
 import { netflowsResponseSchema, recordSchema, wideRowSchema } from '../schema/index.js';
 import type { SourceStatus } from './service.js';
 import type { WideRow } from './wide.js';
 
-export type Format = 'json' | 'csv' | 'ndjson';
+export type Format = (typeof FORMATS)[number];
 
 export const CONTENT_TYPES: Record<Format, string> = {
   json: 'application/json; charset=utf-8',

@@ -16,6 +16,7 @@ import {
 } from '../model.js';
 import type { ParamReader, Registry, SourceParams } from '../providers/descriptor.js';
 import { PROVIDERS } from '../providers/index.js';
+import { MAX_LIST_ITEMS } from '../schema/params.js';
 import { DAY_MS, isoDay, parseDateOrTime, rfc3339 } from '../time.js';
 import { decodeCursor } from './cursor.js';
 
@@ -62,7 +63,6 @@ export const SERIES_RANGES = {
 const EARLIEST_AS_OF = Date.UTC(2009, 0, 3);
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
-const MAX_LIST_ITEMS = 100;
 
 export const DEFAULT_SNAPSHOT_SORT: readonly SortKey[] = [{ field: 'net_flow_usd', descending: true }];
 export const DEFAULT_SERIES_SORT: readonly SortKey[] = [
@@ -190,17 +190,23 @@ export function fingerprintOf(query: NetflowsQuery, rules: QueryRules = DEFAULT_
   ]);
 }
 
+/** A parameter /netflows does not know, or one given twice, is a 400 naming it: before any value is read. */
+export function rejectStrays(raw: RawQuery, known: readonly string[]): void {
+  for (const [name, value] of Object.entries(raw)) {
+    if (!known.includes(name)) {
+      const shown = echo(name);
+      throw invalidParameter(shown, `unknown parameter \`${shown}\`; known parameters are ${known.join(', ')}`);
+    }
+    if (Array.isArray(value)) throw invalidParameter(name, `\`${name}\` is given more than once; give it once (lists are comma-separated)`);
+  }
+}
+
 class Params implements ParamReader {
   constructor(
     private readonly raw: RawQuery,
     known: readonly string[],
   ) {
-    for (const name of Object.keys(raw)) {
-      if (!known.includes(name)) {
-        const shown = echo(name);
-        throw invalidParameter(shown, `unknown parameter \`${shown}\`; known parameters are ${known.join(', ')}`);
-      }
-    }
+    rejectStrays(raw, known);
   }
 
   has(name: string): boolean {

@@ -11,6 +11,7 @@ const listsBySource = { type: 'object', additionalProperties: stringList } as co
 function catalogSchema(registry: Registry) {
   const entityFields: Record<string, JsonSchema> = Object.assign({}, ...registry.map((d) => d.catalog.entityFields ?? {}));
   const lists = Object.fromEntries(registry.flatMap((d) => Object.keys(d.catalog.lists ?? {})).map((name) => [name, stringList]));
+  const source = { type: 'string', enum: registry.map((d) => d.id) } as const;
   return {
     type: 'object',
     additionalProperties: false,
@@ -23,7 +24,7 @@ function catalogSchema(registry: Registry) {
           additionalProperties: false,
           required: ['source', 'enabled', 'detail'],
           properties: {
-            source: { type: 'string' },
+            source,
             enabled: { type: 'boolean' },
             mode: { type: 'string', description: 'Coin Metrics: community or pro.' },
             detail: { type: 'string' },
@@ -47,7 +48,7 @@ function catalogSchema(registry: Registry) {
             entity: { type: 'string' },
             entity_type: { type: 'string', enum: entityTypes(registry) },
             name: { type: 'string' },
-            source: { type: 'string' },
+            source,
             ...entityFields,
             assets: { ...stringList, description: "The assets this entity has net flows for, where its source says (Coin Metrics' catalog)." },
           },

@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { listening, startDemo } from './start-demo.js';
+import { listening, startDemo } from './start.js';
 
 /** Whether something accepts TCP connections at host:port. */
 async function accepts(host: string, port: number): Promise<boolean> {

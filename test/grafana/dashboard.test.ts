@@ -6,7 +6,7 @@ import jsonata from 'jsonata';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { listening, startDemo } from '../demo/start-demo.js';
+import { listening, startDemo } from '../demo/start.js';
 
 // deploy/grafana/ as Grafana and its Infinity data source would use it, against `npm run demo`
 // with caller tokens on: the provisioning files with Grafana's environment filled in, every

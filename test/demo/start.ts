@@ -4,7 +4,6 @@ import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freshPgliteDir } from '../pglite.js';
 
-/** The demo listens and has printed its examples. */
 export const listening = (lines: string[]) => lines.some((l) => l.includes('Server listening')) && lines.some((l) => l.includes('metrics: '));
 
 /**
@@ -39,4 +38,10 @@ export async function startDemo(env: Record<string, string>, ready = listening):
     throw error;
   }
   return { lines, stop };
+}
+
+/** Where the demo's gateway listens, from its "Server listening at" log line. */
+export function demoOrigin(lines: readonly string[]): string {
+  const line = lines.find((l) => l.includes('Server listening at'))!;
+  return /Server listening at (http:\/\/[0-9.]+:\d+)/.exec(line)![1]!;
 }
