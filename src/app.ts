@@ -41,7 +41,8 @@ import { adminHistoryRoute } from './routes/admin-history.js';
 import { catalogRoute } from './routes/catalog.js';
 import { healthRoutes, type Lifecycle } from './routes/health.js';
 import { netflowsRoute } from './routes/netflows.js';
-import { netflowsQuerySchema, netflowsResponseSchema, problemSchema, recordSchema, signRule } from './schema/index.js';
+import { netflowsQuerySchema, netflowsResponseSchema, problemSchema, recordSchema, signRule, wideRowSchema } from './schema/index.js';
+import { markCommaLists } from './schema/params.js';
 import { systemClock, systemTimer, type Clock, type Timer } from './time.js';
 import type { Tracing } from './tracing/tracing.js';
 import { UpstreamClient, type AttemptTracer } from './upstream/http.js';
@@ -146,7 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: app.log,
     ...(deps.replica ? { replica: deps.replica } : {}),
   });
-  await registerRoutes(app, state, service, upstreams.guards, lifecycle, recorder);
+  await registerRoutes(app, state, service, upstreams, lifecycle, recorder);
   return app;
 }
 
@@ -215,6 +216,7 @@ async function registerPlugins(app: FastifyInstance, config: Config<Registry>, r
   });
   app.addSchema(problemSchema);
   app.addSchema(recordSchema(registry));
+  app.addSchema(wideRowSchema);
   app.addSchema(netflowsResponseSchema(registry));
   await app.register(swagger, openApiOptions(registry));
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: true } });
@@ -250,6 +252,7 @@ function openApiOptions(registry: Registry): SwaggerOptions {
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    transformObject: (documentObject) => ('openapiObject' in documentObject ? markCommaLists(documentObject.openapiObject) : documentObject.swaggerObject),
   };
 }
 
@@ -342,7 +345,7 @@ async function registerRoutes(
   app: FastifyInstance,
   state: SharedState,
   service: NetflowsService,
-  guards: readonly UpstreamGuards[],
+  { guards, providers }: Upstreams,
   lifecycle: Lifecycle,
   recorder: Recorder | undefined,
 ): Promise<void> {
@@ -351,7 +354,7 @@ async function registerRoutes(
   await app.register(healthRoutes, { lifecycle });
   await app.register(async (data) => {
     if (config.callers) data.addHook('onRequest', callerGuard(config.callers, budgetStore, clock));
-    await data.register(catalogRoute, { config, registry, history: history !== undefined });
+    await data.register(catalogRoute, { config, registry, providers, history: history !== undefined });
     await data.register(netflowsRoute, {
       service,
       clock,

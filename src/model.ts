@@ -79,6 +79,18 @@ export interface NetflowsQuery {
   offset: number;
 }
 
+/** What /netflows writes: `format`, or the media type `Accept` names. */
+export const FORMATS = ['json', 'csv', 'ndjson'] as const;
+
+/** How a series is laid out: one record per row, or one row per bucket with a column per series (`shape=wide`). */
+export type Shape = 'long' | 'wide';
+export const SHAPES: readonly Shape[] = ['long', 'wide'];
+/** The record field a wide cell holds (`measure`). */
+export const WIDE_MEASURES = ['net_flow_usd', 'net_flow_native'] as const;
+export type WideMeasure = (typeof WIDE_MEASURES)[number];
+/** How the answer is laid out: long, or wide with the measure its cells hold. */
+export type Layout = { shape: 'long' } | { shape: 'wide'; measure: WideMeasure };
+
 export const SORT_FIELDS = [
   'net_flow_usd',
   'net_flow_native',
@@ -160,6 +172,18 @@ export interface Provider {
   fetch(query: NetflowsQuery, context: FetchContext): Promise<SourceAnswer>;
   /** What this source records for the history at the start of every hour (Nansen's NANSEN_RECORD sets); absent: nothing. */
   readonly recording?: Recording;
+  /** Per entity, the assets it has data for, for /catalog's pickers (Coin Metrics' own catalog); never rejects. Absent: the source does not say. */
+  entityAssets?(): Promise<EntityAssets>;
+}
+
+/** Where a source's per-entity asset lists came from, and the lists. */
+export interface EntityAssets {
+  /** `upstream_catalog`: read from the upstream's catalog; `configured`: the configured default assets, because the catalog could not be read. */
+  from: 'upstream_catalog' | 'configured';
+  /** In words: which catalog and when it was read, or why it could not be. */
+  detail: string;
+  /** Entity → asset ids. */
+  byEntity: Readonly<Record<string, readonly string[]>>;
 }
 
 /** A source's hourly recording: its sets, and the credits it may spend on them. */

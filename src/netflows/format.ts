@@ -1,11 +1,12 @@
 import fastJson from 'fast-json-stringify';
 import { ProblemError } from '../errors.js';
-import { RECORD_FIELDS, type NetflowRecord } from '../model.js';
+import { FORMATS, RECORD_FIELDS, type NetflowRecord } from '../model.js';
 import { PROVIDERS } from '../providers/index.js';
-import { netflowsResponseSchema, recordSchema } from '../schema/index.js';
+import { netflowsResponseSchema, recordSchema, wideRowSchema } from '../schema/index.js';
 import type { SourceStatus } from './service.js';
+import type { WideRow } from './wide.js';
 
-export type Format = 'json' | 'csv' | 'ndjson';
+export type Format = (typeof FORMATS)[number];
 
 export const CONTENT_TYPES: Record<Format, string> = {
   json: 'application/json; charset=utf-8',
@@ -51,6 +52,8 @@ function specificity(type: string): number {
 
 export interface Page {
   records: NetflowRecord[];
+  /** shape=wide: written instead of `records`. */
+  wide?: { columns: readonly string[]; rows: readonly WideRow[] };
   nextCursor: string | null;
   complete: boolean;
   sources: SourceStatus[];
@@ -61,10 +64,13 @@ export interface Page {
  * The response schema doubles as a leak filter: only its fields are written. The writers
  * do not check enums, so the default registry's schemas serve any registry's records.
  */
-const stringifyPage = fastJson(netflowsResponseSchema(PROVIDERS) as never, { schema: { NetflowRecord: recordSchema(PROVIDERS) as never } });
+const stringifyPage = fastJson(netflowsResponseSchema(PROVIDERS, { $ref: 'NetflowRecord#' }) as never, { schema: { NetflowRecord: recordSchema(PROVIDERS) as never } });
 const stringifyRecord = fastJson(recordSchema(PROVIDERS) as never);
+const stringifyWidePage = fastJson(netflowsResponseSchema(PROVIDERS, { $ref: 'NetflowsWideRow#' }) as never, { schema: { NetflowsWideRow: wideRowSchema as never } });
+const stringifyWideRow = fastJson(wideRowSchema as never);
 
 export function serialize(page: Page, format: Format): string {
+  if (page.wide) return serializeWide(page, page.wide, format);
   switch (format) {
     case 'json':
       return stringifyPage({
@@ -81,6 +87,26 @@ export function serialize(page: Page, format: Format): string {
   }
 }
 
+/** shape=wide: the JSON envelope with wide rows as `data`; NDJSON one wide row a line; CSV `time` and the columns. */
+function serializeWide(page: Page, wide: NonNullable<Page['wide']>, format: Format): string {
+  switch (format) {
+    case 'json':
+      return stringifyWidePage({ data: wide.rows, next_cursor: page.nextCursor, complete: page.complete, sources: page.sources, warnings: page.warnings });
+    case 'ndjson':
+      return wide.rows.map((r) => stringifyWideRow(r) + '\n').join('');
+    case 'csv':
+      return toWideCsv(wide.columns, wide.rows);
+  }
+}
+
+/** The wide table as RFC 4180 CSV: a header of `time` and the columns (defused as any text cell), then a line per bucket. */
+export function toWideCsv(columns: readonly string[], rows: readonly WideRow[]): string {
+  const names = ['time', ...columns];
+  const lines = [names.map(csvCell).join(',')];
+  for (const row of rows) lines.push(names.map((name) => csvCell(row[name] ?? null)).join(','));
+  return lines.join('\r\n') + '\r\n';
+}
+
 /** RFC 4180: CRLF lines, a header row, quotes where needed; string cells a spreadsheet would run are defused. */
 export function toCsv(records: readonly NetflowRecord[]): string {
   const lines = [RECORD_FIELDS.join(',')];
@@ -90,10 +116,10 @@ export function toCsv(records: readonly NetflowRecord[]): string {
   return lines.join('\r\n') + '\r\n';
 }
 
-function csvCell(value: NetflowRecord[keyof NetflowRecord]): string {
+function csvCell(value: string | number | null | readonly string[]): string {
   if (value === null) return '';
   if (typeof value === 'number') return String(value);
-  const text = neutralize(Array.isArray(value) ? value.join('|') : value);
+  const text = neutralize(typeof value === 'string' ? value : value.join('|'));
   return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

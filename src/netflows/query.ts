@@ -1,8 +1,11 @@
 import { echo, invalidParameter } from '../errors.js';
 import {
   SERIES_INTERVALS,
+  SHAPES,
   SNAPSHOT_WINDOWS,
   SORT_FIELDS,
+  WIDE_MEASURES,
+  type Layout,
   type NetflowsQuery,
   type NumberRange,
   type SeriesInterval,
@@ -13,11 +16,12 @@ import {
 } from '../model.js';
 import type { ParamReader, Registry, SourceParams } from '../providers/descriptor.js';
 import { PROVIDERS } from '../providers/index.js';
+import { MAX_LIST_ITEMS } from '../schema/params.js';
 import { DAY_MS, isoDay, parseDateOrTime, rfc3339 } from '../time.js';
 import { decodeCursor } from './cursor.js';
 
 /** The parameters every question may carry, before and after the sources' own. */
-export const COMMON_PARAMS = ['source', 'window', 'interval', 'start', 'end', 'as_of', 'asset', 'entity', 'chain'] as const;
+export const COMMON_PARAMS = ['source', 'window', 'interval', 'start', 'end', 'as_of', 'shape', 'measure', 'asset', 'entity', 'chain'] as const;
 export const PAGING_PARAMS = ['sort', 'limit', 'cursor', 'format'] as const;
 
 /** What the query parser knows of the registered sources: their ids, entities and own parameters. */
@@ -59,7 +63,6 @@ export const SERIES_RANGES = {
 const EARLIEST_AS_OF = Date.UTC(2009, 0, 3);
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
-const MAX_LIST_ITEMS = 100;
 
 export const DEFAULT_SNAPSHOT_SORT: readonly SortKey[] = [{ field: 'net_flow_usd', descending: true }];
 export const DEFAULT_SERIES_SORT: readonly SortKey[] = [
@@ -74,6 +77,8 @@ export interface ParsedQuery {
   query: NetflowsQuery;
   /** Identifies the question (every parameter but `cursor` and `format`); cursors are bound to it. */
   fingerprint: string;
+  /** Long (a record per row) or wide (a row per bucket, a column per series); a wide page counts time rows. */
+  layout: Layout;
   /** Per source, the parameters of its own that the caller set, by name; naming one takes the other sources out. */
   ownParams: Readonly<Record<SourceId, readonly string[]>>;
   warnings: string[];
@@ -84,6 +89,7 @@ export function parseNetflowsQuery(raw: RawQuery, now: number, rules: QueryRules
   const params = new Params(raw, rules.params);
   const warnings: string[] = [];
   const period = parsePeriod(params, now, warnings);
+  const layout = parseLayout(params, period.mode);
   const subjects = parseSubjects(params, rules);
   const sort = params.sort(period.mode === 'snapshot' ? DEFAULT_SNAPSHOT_SORT : DEFAULT_SERIES_SORT);
   const limit = params.integer('limit', 1, MAX_LIMIT) ?? DEFAULT_LIMIT;
@@ -91,10 +97,24 @@ export function parseNetflowsQuery(raw: RawQuery, now: number, rules: QueryRules
   params.string('format');
 
   const query: NetflowsQuery = { ...period, ...subjects, sort, limit, offset: 0 };
-  const fingerprint = fingerprintOf(query, rules);
+  // A long question's fingerprint is what it was before shapes existed, so its cursors stay good.
+  const fingerprint = layout.shape === 'wide' ? JSON.stringify([fingerprintOf(query, rules), 'wide', layout.measure]) : fingerprintOf(query, rules);
   if (cursorText !== undefined) query.offset = decodeCursor(cursorText, fingerprint);
   const ownParams = Object.fromEntries(rules.sources.map((s) => [s.id, Object.keys(s.params.schemas).filter((name) => params.has(name))]));
-  return { query, fingerprint, ownParams, warnings };
+  return { query, fingerprint, layout, ownParams, warnings };
+}
+
+/** `shape=wide` (series only, no `sort`: its rows ascend by time) and its `measure`; `measure` alone is a mistake. */
+function parseLayout(params: Params, mode: NetflowsQuery['mode']): Layout {
+  const shape = params.oneOf('shape', SHAPES);
+  const measure = params.oneOf('measure', WIDE_MEASURES);
+  if (shape !== 'wide') {
+    if (measure !== undefined) throw invalidParameter('measure', '`measure` chooses the value of shape=wide cells; add shape=wide and interval=1d or interval=1h');
+    return { shape: 'long' };
+  }
+  if (mode === 'snapshot') throw invalidParameter('shape', 'shape=wide applies to series only; add interval=1d or interval=1h');
+  if (params.has('sort')) throw invalidParameter('sort', '`sort` does not apply to shape=wide: its rows ascend by time and its columns are in name order');
+  return { shape: 'wide', measure: measure ?? 'net_flow_usd' };
 }
 
 /** Snapshot or series: `window` xor `interval`; then `as_of` for a snapshot, or `start` and `end` for a series. */
@@ -170,17 +190,23 @@ export function fingerprintOf(query: NetflowsQuery, rules: QueryRules = DEFAULT_
   ]);
 }
 
+/** A parameter /netflows does not know, or one given twice, is a 400 naming it: before any value is read. */
+export function rejectStrays(raw: RawQuery, known: readonly string[]): void {
+  for (const [name, value] of Object.entries(raw)) {
+    if (!known.includes(name)) {
+      const shown = echo(name);
+      throw invalidParameter(shown, `unknown parameter \`${shown}\`; known parameters are ${known.join(', ')}`);
+    }
+    if (Array.isArray(value)) throw invalidParameter(name, `\`${name}\` is given more than once; give it once (lists are comma-separated)`);
+  }
+}
+
 class Params implements ParamReader {
   constructor(
     private readonly raw: RawQuery,
     known: readonly string[],
   ) {
-    for (const name of Object.keys(raw)) {
-      if (!known.includes(name)) {
-        const shown = echo(name);
-        throw invalidParameter(shown, `unknown parameter \`${shown}\`; known parameters are ${known.join(', ')}`);
-      }
-    }
+    rejectStrays(raw, known);
   }
 
   has(name: string): boolean {

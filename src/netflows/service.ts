@@ -3,6 +3,7 @@ import type { CacheOutcome, Coverage, CreditMeter, NetflowRecord, NetflowsQuery,
 import { rfc3339 } from '../time.js';
 import { compareRecords } from './merge.js';
 import type { ParsedQuery } from './query.js';
+import { widen, type WideRow } from './wide.js';
 
 export interface SourceStatus {
   source: SourceId;
@@ -15,8 +16,11 @@ export interface SourceStatus {
 }
 
 export interface NetflowsAnswer {
+  /** The page's records (long shape; empty when wide). */
   records: NetflowRecord[];
-  /** Offset of the next page, or null on the last page. */
+  /** shape=wide: the page's time rows and every column of the whole answer. */
+  wide?: { columns: readonly string[]; rows: WideRow[] };
+  /** Offset of the next page (records, or time rows when wide), or null on the last page. */
   nextOffset: number | null;
   complete: boolean;
   sources: SourceStatus[];
@@ -136,16 +140,24 @@ export class NetflowsService {
     throw failures.length > 0 ? upstreamProblem(failures) : nobodyCanAnswer(query, round.warnings);
   }
 
-  /** Every answer's rows merged, sorted and paged, with each source's status in registry order. */
+  /** Every answer's rows merged, sorted and paged (as records, or as wide time rows), with each source's status in registry order. */
   private merge(parsed: ParsedQuery, round: Round, answers: readonly SourceAnswer[]): Omit<NetflowsAnswer, 'planned'> {
-    const { query } = parsed;
+    const { query, layout } = parsed;
     const merged = answers.flatMap((a) => a.records).sort(compareRecords(query.sort));
     const end = query.offset + query.limit;
-    const more = merged.length > end || answers.some((a) => a.hasMore);
     const sources = this.sources.map((s) => round.statuses.get(s.id)!);
+    let page: Pick<NetflowsAnswer, 'records' | 'wide' | 'nextOffset'>;
+    if (layout.shape === 'wide') {
+      // Columns come from the whole range, not the page, so every page of the answer has the same ones.
+      const table = widen(merged, query, layout.measure);
+      round.warnings.push(...table.warnings);
+      page = { records: [], wide: { columns: table.columns, rows: table.rows.slice(query.offset, end) }, nextOffset: table.rows.length > end ? end : null };
+    } else {
+      const more = merged.length > end || answers.some((a) => a.hasMore);
+      page = { records: merged.slice(query.offset, end), nextOffset: more ? end : null };
+    }
     return {
-      records: merged.slice(query.offset, end),
-      nextOffset: more ? end : null,
+      ...page,
       complete: sources.every((s) => s.status === 'ok' || s.status === 'skipped'),
       sources,
       warnings: round.warnings,

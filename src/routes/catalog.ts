@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { sourceConfig, type Config } from '../config.js';
+import type { EntityAssets, Provider } from '../model.js';
 import type { JsonSchema, Registry } from '../providers/descriptor.js';
 import { entityTypes, plainProblemResponses, problemResponses } from '../schema/index.js';
 
@@ -10,6 +11,7 @@ const listsBySource = { type: 'object', additionalProperties: stringList } as co
 function catalogSchema(registry: Registry) {
   const entityFields: Record<string, JsonSchema> = Object.assign({}, ...registry.map((d) => d.catalog.entityFields ?? {}));
   const lists = Object.fromEntries(registry.flatMap((d) => Object.keys(d.catalog.lists ?? {})).map((name) => [name, stringList]));
+  const source = { type: 'string', enum: registry.map((d) => d.id) } as const;
   return {
     type: 'object',
     additionalProperties: false,
@@ -22,10 +24,17 @@ function catalogSchema(registry: Registry) {
           additionalProperties: false,
           required: ['source', 'enabled', 'detail'],
           properties: {
-            source: { type: 'string' },
+            source,
             enabled: { type: 'boolean' },
             mode: { type: 'string', description: 'Coin Metrics: community or pro.' },
             detail: { type: 'string' },
+            entity_assets: {
+              type: 'object',
+              description: "Where the `assets` of this source's entities come from: its own catalog, or the configured default assets when that catalog could not be read (and why).",
+              additionalProperties: false,
+              required: ['from', 'detail'],
+              properties: { from: { type: 'string', enum: ['upstream_catalog', 'configured'] }, detail: { type: 'string' } },
+            },
           },
         },
       },
@@ -39,8 +48,9 @@ function catalogSchema(registry: Registry) {
             entity: { type: 'string' },
             entity_type: { type: 'string', enum: entityTypes(registry) },
             name: { type: 'string' },
-            source: { type: 'string' },
+            source,
             ...entityFields,
+            assets: { ...stringList, description: "The assets this entity has net flows for, where its source says (Coin Metrics' catalog)." },
           },
         },
       },
@@ -71,14 +81,34 @@ function catalogBody(config: Config<Registry>, registry: Registry, history: bool
   };
 }
 
+/** The static body with each source's entity assets as they stand now: `assets` on its entities, `entity_assets` on its source. */
+async function withEntityAssets<B extends { sources: { source: string }[]; entities: { source: string; entity: string }[] }>(body: B, providers: readonly Provider[]) {
+  const answers = await Promise.all(providers.map(async (p) => [p.id, await p.entityAssets?.()] as const));
+  const bySource = new Map(answers.filter((a): a is readonly [string, EntityAssets] => a[1] !== undefined));
+  if (bySource.size === 0) return body;
+  return {
+    ...body,
+    sources: body.sources.map((s) => {
+      const assets = bySource.get(s.source);
+      return assets ? { ...s, entity_assets: { from: assets.from, detail: assets.detail } } : s;
+    }),
+    entities: body.entities.map((e) => {
+      const assets = bySource.get(e.source)?.byEntity[e.entity];
+      return assets ? { ...e, assets: [...assets] } : e;
+    }),
+  };
+}
+
 export interface CatalogOptions {
   config: Config<Registry>;
   registry: Registry;
+  /** The enabled sources' providers: those that say which assets each entity has are asked on every request (they cache). */
+  providers: readonly Provider[];
   /** The gateway keeps history: the intervals answered from it are listed. */
   history: boolean;
 }
 
-export const catalogRoute: FastifyPluginAsync<CatalogOptions> = async (app, { config, registry, history }) => {
+export const catalogRoute: FastifyPluginAsync<CatalogOptions> = async (app, { config, registry, providers, history }) => {
   const body = catalogBody(config, registry, history);
   app.get(
     '/catalog',
@@ -97,6 +127,6 @@ export const catalogRoute: FastifyPluginAsync<CatalogOptions> = async (app, { co
         },
       },
     },
-    async () => body,
+    async () => withEntityAssets(body, providers),
   );
 };

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fastify';
 import { KeptAnswer, type Rendered, type RenderedCache } from '../cache/rendered.js';
 import { encodeCursor } from '../netflows/cursor.js';
 import { CONTENT_TYPES, negotiateFormat, serialize, sourcesHeader, type Format } from '../netflows/format.js';
-import { parseNetflowsQuery, type QueryRules, type RawQuery } from '../netflows/query.js';
+import { parseNetflowsQuery, rejectStrays, type QueryRules, type RawQuery } from '../netflows/query.js';
 import type { Admission, NetflowsAnswer, NetflowsService, SourceStatus } from '../netflows/service.js';
 import { addVary } from '../plugins/vary.js';
 import { problemResponses, WINDOW_RULE, type netflowsQuerySchema } from '../schema/index.js';
@@ -36,7 +36,7 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
     return send(reply, kept.answer, request.headers['if-none-match']);
   };
 
-  app.get('/netflows', { schema: routeSchema(options.querySchema, options.signRule) }, async (request, reply) => {
+  app.get('/netflows', { schema: routeSchema(options.querySchema, options.signRule), validatorCompiler: queryValidator }, async (request, reply) => {
     const query = request.query as RawQuery;
     const format = negotiateFormat(query.format, request.headers.accept);
     // By the negotiated format, not the raw Accept: a caller cannot make keys by spelling it anew.
@@ -64,6 +64,25 @@ export const netflowsRoute: FastifyPluginAsync<NetflowsRouteOptions> = async (ap
   });
 };
 
+/**
+ * The query schema tells clients what the values are (integers, booleans, comma lists as
+ * arrays); on the wire they are text, which the parser reads, naming the parameter at fault.
+ * So the schema is not run as such: in its place, an unknown or repeated parameter is a 400
+ * before anything else, as Ajv's would be.
+ */
+const queryValidator: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  if (httpPart !== 'querystring') return () => true;
+  const known = Object.keys((schema as { properties: Record<string, unknown> }).properties);
+  return (query) => {
+    try {
+      rejectStrays((query ?? {}) as RawQuery, known);
+      return true;
+    } catch (error) {
+      return { error: error as Error };
+    }
+  };
+};
+
 /** The route's schema: its query from the registry, its description with the one sign rule. */
 function routeSchema(querySchema: NetflowsRouteOptions['querySchema'], signRule: string): FastifySchema {
   return {
@@ -82,6 +101,7 @@ function routeSchema(querySchema: NetflowsRouteOptions['querySchema'], signRule:
       'Rows are merged from every source, sorted (nulls last) and paged with an opaque cursor. ' +
       'Examples: `?window=7d&limit=5` (the weekly leaderboard across both sources); ' +
       '`?interval=1d&asset=btc&entity=binance&start=2026-10-01&end=2026-10-31` (31 daily rows); ' +
+      '`?interval=1d&asset=btc&entity=binance,coinbase&shape=wide` (one row per day, one numeric column per exchange: what charting tools take); ' +
       '`?interval=1h&source=nansen&asset=uni` (the last 48 hours of smart-money flows into UNI, from recorded history); ' +
       '`?window=24h&entity=smart_money:fund,binance&format=csv` (a spreadsheet); ' +
       '`?source=nansen&chain=solana&sort=-trader_count&limit=20` (where smart money crowds on Solana).',

@@ -1,5 +1,7 @@
-import { SERIES_INTERVALS, SNAPSHOT_WINDOWS, SORT_FIELDS } from '../model.js';
-import { COMMON_PARAMS, PAGING_PARAMS } from '../netflows/query.js';
+import { ERRORS } from '../errors.js';
+import { FORMATS, SERIES_INTERVALS, SHAPES, SNAPSHOT_WINDOWS, SORT_FIELDS, WIDE_MEASURES } from '../model.js';
+import { COMMON_PARAMS, DEFAULT_LIMIT, MAX_LIMIT, PAGING_PARAMS } from '../netflows/query.js';
+import { instantParam, listParam } from './params.js';
 import type { JsonSchema, Registry } from '../providers/descriptor.js';
 
 /**
@@ -70,13 +72,29 @@ export const problemSchema = {
     title: { type: 'string' },
     status: { type: 'integer' },
     detail: { type: 'string' },
-    code: { type: 'string', description: 'Stable snake_case error code.' },
+    code: { type: 'string', enum: Object.keys(ERRORS), description: 'Stable snake_case error code.' },
     param: { type: 'string', description: 'The query parameter at fault, for invalid_parameter.' },
   },
 } as const;
 
-/** The answer: a page of records and each source's status. */
-export function netflowsResponseSchema(registry: Registry) {
+/** A row of `shape=wide`: the bucket's start, then a number or null per series column. */
+export const wideRowSchema = {
+  $id: 'NetflowsWideRow',
+  type: 'object',
+  description:
+    'One bucket of a series with shape=wide: `time` (the bucket start, RFC 3339 UTC), then one column per series of the whole answer, ' +
+    'named <entity>:<asset>:<chain> (<entity>:<asset> when the series has no chain; :<token_address> added when two Nansen tokens share a symbol on a chain), ' +
+    'holding the series\' `measure` in that bucket, or null where it has none. Every row has every column.',
+  required: ['time'],
+  properties: { time: { type: 'string', format: 'date-time', description: 'Start of the bucket: 00:00 UTC of a day (1d) or a whole UTC hour (1h).' } },
+  additionalProperties: nullableNumber,
+} as const;
+
+/** What `data` holds: records, or with shape=wide, wide rows (the document says both; each writer is given its own). */
+const EITHER_ROW = { oneOf: [{ $ref: 'NetflowRecord#' }, { $ref: 'NetflowsWideRow#' }] } as const;
+
+/** The answer: a page of records (or wide rows) and each source's status. */
+export function netflowsResponseSchema<Row extends object = typeof EITHER_ROW>(registry: Registry, row: Row = EITHER_ROW as Row) {
   const sourceStatusSchema = {
     type: 'object',
     additionalProperties: false,
@@ -113,7 +131,7 @@ export function netflowsResponseSchema(registry: Registry) {
     additionalProperties: false,
     required: ['data', 'next_cursor', 'complete', 'sources', 'warnings'],
     properties: {
-      data: { type: 'array', items: { $ref: 'NetflowRecord#' } },
+      data: { type: 'array', items: row, description: 'The page: records, or with shape=wide one row per time bucket.' },
       next_cursor: { ...nullableString, description: 'Pass as `cursor` for the next page; null on the last page.' },
       complete: { type: 'boolean', description: 'False when any asked-for source is stale or error.' },
       sources: { type: 'array', items: sourceStatusSchema },
@@ -122,54 +140,98 @@ export function netflowsResponseSchema(registry: Registry) {
   } as const;
 }
 
-const list = (text: string, example?: string) => ({ type: 'string', description: `${text} Comma-separated.`, ...(example ? { examples: [example] } : {}) }) as const;
+/** `shape` and `measure`: how a series is laid out (the same for every registry). */
+const LAYOUT_PARAMS = {
+  shape: {
+    type: 'string',
+    enum: [...SHAPES],
+    description:
+      'Series only. long (default): one record per row. wide: one row per time bucket of the range, ascending, ' +
+      '`{"time": <bucket start>, "<entity>:<asset>:<chain>": <number|null>, …}`, every row with every column of the whole answer (null where a series has no value): ' +
+      "what Grafana's time-series panels and alert rules take. limit and cursor count time rows; sort is refused.",
+    examples: ['wide'],
+  },
+  measure: {
+    type: 'string',
+    enum: [...WIDE_MEASURES],
+    description: 'With shape=wide: the record field the cells hold, net_flow_usd (default) or net_flow_native (null for Nansen). Without shape=wide: a 400.',
+    examples: ['net_flow_native'],
+  },
+} as const;
 
-/** The /netflows query: the common parameters, each source's own, then paging. */
+/** What a series asks for: its interval and range; or a snapshot as of a past time. */
+const PERIOD_PARAMS = {
+  interval: {
+    type: 'string',
+    enum: [...SERIES_INTERVALS],
+    description:
+      'Selects series mode, one row per period between start and end. 1d: daily rows (Coin Metrics; Nansen 24h windows from recorded snapshots). ' +
+      '1h: hourly rows, Nansen only, from recorded snapshots. Exclusive with window.',
+    examples: ['1d'],
+  },
+  start: instantParam(
+    true,
+    'First period of a series, included: epoch milliseconds, YYYY-MM-DD or RFC 3339, truncated to its UTC day (1d) or hour (1h). ' +
+      'Default: end − 30 days (1d), end − 47 hours (1h).',
+    '2026-10-01',
+  ),
+  end: instantParam(
+    true,
+    'Last period of a series, included, in the same forms. Default and latest: the latest complete UTC day (1d) or hour (1h). ' +
+      'At most 366 days (1d) or 31 days (1h) after start.',
+    '2026-10-31',
+  ),
+  as_of: instantParam(
+    false,
+    'A snapshot as it stood at a past time, epoch milliseconds or RFC 3339. Coin Metrics sums the complete days before its UTC day; ' +
+      'Nansen answers from the latest snapshot recorded in the hour up to it (none: Nansen is skipped, or a 400 when named).',
+    '2026-11-20T12:00:00Z',
+  ),
+} as const;
+
+/** sort, limit, cursor and format. */
+const PAGING = {
+  sort: listParam(
+    { type: 'string', enum: SORT_FIELDS.flatMap((f) => [f, `-${f}`]) },
+    'Fields to sort by, - prefix for descending, nulls last, each once. Default: snapshot -net_flow_usd; series period_start,entity,asset. Not with shape=wide.',
+    ['-net_flow_usd'],
+  ),
+  limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT, description: `Rows per page (time rows with shape=wide), 1–${MAX_LIMIT}.`, examples: [5] },
+  cursor: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,200}$', description: 'Opaque next_cursor from a previous page of the same query.' },
+  format: { type: 'string', enum: [...FORMATS], description: 'json (default), csv or ndjson; overrides Accept. Anything else is a 406.' },
+} as const satisfies Record<(typeof PAGING_PARAMS)[number], JsonSchema>;
+
+/**
+ * The /netflows query, typed for clients (integers with bounds, booleans, enums from the
+ * registry, comma lists as arrays): the common parameters, each source's own, then paging.
+ */
 export function netflowsQuerySchema(registry: Registry) {
   const common = {
-    source: list(`Sources to ask: ${registry.map((d) => d.id).join(', ')}. Default: every enabled source. A named source that cannot answer is a 400; an unnamed one is skipped with a warning.`),
+    source: listParam(
+      { type: 'string', enum: registry.map((d) => d.id) },
+      'Sources to ask. Default: every enabled source. A named source that cannot answer is a 400; an unnamed one is skipped with a warning.',
+    ),
     window: { type: 'string', enum: [...SNAPSHOT_WINDOWS], description: `Snapshot window (default 24h). ${WINDOW_RULE}`, examples: ['7d'] },
-    interval: {
-      type: 'string',
-      enum: [...SERIES_INTERVALS],
-      description:
-        'Selects series mode, one row per period between start and end. 1d: daily rows (Coin Metrics; Nansen 24h windows from recorded snapshots). ' +
-        '1h: hourly rows, Nansen only, from recorded snapshots. Exclusive with window.',
-      examples: ['1d'],
-    },
-    start: {
-      type: 'string',
-      description:
-        'First period of a series, included: YYYY-MM-DD, RFC 3339 or epoch milliseconds, truncated to its UTC day (1d) or hour (1h). ' +
-        'Default: end − 30 days (1d), end − 47 hours (1h).',
-      examples: ['2026-10-01'],
-    },
-    end: {
-      type: 'string',
-      description:
-        'Last period of a series, included, in the same forms. Default and latest: the latest complete UTC day (1d) or hour (1h). ' +
-        'At most 366 days (1d) or 31 days (1h) after start.',
-      examples: ['2026-10-31'],
-    },
-    as_of: {
-      type: 'string',
-      description:
-        'A snapshot as it stood at a past time, RFC 3339 or epoch milliseconds. Coin Metrics sums the complete days before its UTC day; ' +
-        'Nansen answers from the latest snapshot recorded in the hour up to it (none: Nansen is skipped, or a 400 when named).',
-      examples: ['2026-11-20T12:00:00Z'],
-    },
-    asset: list('Asset ids (btc, usdt_eth) or Nansen token symbols (uni). Default: Coin Metrics the configured set, Nansen every token.', 'btc,eth'),
-    entity: list('Exchange slugs (binance, coinbase, …) and/or smart_money, smart_money:<label>. Default: every exchange and smart_money.', 'binance,smart_money:fund'),
-    chain: list('Chain names (ethereum, solana, …). Coin Metrics rows are filtered by the chain of their asset.', 'ethereum'),
+    ...PERIOD_PARAMS,
+    ...LAYOUT_PARAMS,
+    asset: listParam(
+      { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+      'Asset ids (btc, usdt_eth) or Nansen token symbols (uni), any case. Default: Coin Metrics the configured set, Nansen every token.',
+      ['btc', 'eth'],
+    ),
+    entity: listParam(
+      { type: 'string', enum: registry.flatMap((d) => d.catalog.entities.map((e) => e.entity)) },
+      'Exchange slugs and smart-money cohorts (see /catalog). Default: every exchange and smart_money.',
+      ['binance', 'smart_money:fund'],
+    ),
+    chain: listParam(
+      { type: 'string', pattern: '^[A-Za-z0-9_]{1,32}$' },
+      'Chain names (ethereum, solana, …). Coin Metrics rows are filtered by the chain of their asset.',
+      ['ethereum'],
+    ),
   } satisfies Record<(typeof COMMON_PARAMS)[number], JsonSchema>;
-  const paging = {
-    sort: list(`Fields to sort by, - prefix for descending, nulls last: ${SORT_FIELDS.join(', ')}. Default: snapshot -net_flow_usd; series period_start,entity,asset.`, '-net_flow_usd'),
-    limit: { type: 'string', pattern: '^[0-9]+$', description: 'Rows per page, 1–1000 (default 100).', examples: ['5'] },
-    cursor: { type: 'string', description: 'Opaque next_cursor from a previous page of the same query.' },
-    format: { type: 'string', description: 'json (default), csv or ndjson; overrides Accept. Anything else is a 406.' },
-  } satisfies Record<(typeof PAGING_PARAMS)[number], JsonSchema>;
   const own = Object.assign({}, ...registry.map((d) => d.params.schemas)) as Record<string, JsonSchema>;
-  return { type: 'object', additionalProperties: false, properties: { ...common, ...own, ...paging } } as const;
+  return { type: 'object', additionalProperties: false, properties: { ...common, ...own, ...PAGING } } as const;
 }
 
 const problemResponse = (description: string) => ({

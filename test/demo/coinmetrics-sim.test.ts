@@ -398,6 +398,55 @@ describe('Coin Metrics simulator (Pro)', () => {
       expect((await ok()).status).toBe(200);
     });
   });
+
+  describe('/catalog-v2/asset-metrics', () => {
+    interface CatalogRow {
+      asset: string;
+      metrics: { metric: string; frequencies: { frequency: string; min_time: string; max_time: string }[] }[];
+    }
+    const catalog = async (query: string) => {
+      const res = await request(`${sim.url}/catalog-v2/asset-metrics?api_key=${KEY}&${query}`);
+      return { status: res.statusCode, body: (await res.body.json()) as { data: CatalogRow[]; next_page_token?: string; next_page_url?: string; error?: unknown } };
+    };
+
+    it('lists per asset the metrics asked for that it has, with 1d and its time range, sorted by asset', async () => {
+      const { status, body } = await catalog('metrics=FlowNetBMXNtv,FlowNetCBSNtv');
+      expect(status).toBe(200);
+      const expected = CM_ASSETS.filter((a) => a.exchanges.some((code) => code === 'BMX' || code === 'CBS')).map((a) => a.id).sort();
+      expect(body.data.map((row) => row.asset)).toEqual(expected);
+      const btc = body.data.find((row) => row.asset === 'btc')!;
+      expect(btc.metrics).toEqual([
+        { metric: 'FlowNetBMXNtv', frequencies: [{ frequency: '1d', min_time: '2019-01-01T00:00:00.000000000Z', max_time: `${LATEST_DAY}T00:00:00.000000000Z` }] },
+        { metric: 'FlowNetCBSNtv', frequencies: [{ frequency: '1d', min_time: '2019-01-01T00:00:00.000000000Z', max_time: `${LATEST_DAY}T00:00:00.000000000Z` }] },
+      ]);
+      expect(body.next_page_token).toBeUndefined();
+    });
+
+    it('pages by asset with next_page_token (100 by default), next_page_url carrying the key, and covers every asset once', async () => {
+      const seen: string[] = [];
+      let token: string | undefined;
+      do {
+        const { body } = await catalog(`metrics=FlowNetBNBNtv&page_size=2${token ? `&next_page_token=${token}` : ''}`);
+        seen.push(...body.data.map((row) => row.asset));
+        if (body.next_page_token) expect(body.next_page_url).toContain(`api_key=${KEY}`);
+        token = body.next_page_token;
+      } while (token);
+      expect(seen).toEqual(CM_ASSETS.filter((a) => a.exchanges.includes('BNB')).map((a) => a.id).sort());
+      expect((await catalog('metrics=FlowNetBNBNtv')).body.data).toHaveLength(seen.length);
+    });
+
+    it('answers bad_parameter for an unknown metric, 401 without the key, and 403 forbidden when switched so, for the catalog alone', async () => {
+      expect(await catalog('metrics=FlowNetXYZNtv')).toEqual({ status: 400, body: badParameter("Bad parameter 'metrics'. Value 'FlowNetXYZNtv' is not supported.") });
+      expect((await request(`${sim.url}/catalog-v2/asset-metrics`)).statusCode).toBe(401);
+      sim.setFault({ kind: 'status', status: 403 }, { path: '/catalog-v2/asset-metrics' });
+      expect(await catalog('metrics=FlowNetBNBNtv')).toEqual({
+        status: 403,
+        body: { error: { type: 'forbidden', message: 'Requested resource is not available with supplied credentials.' } },
+      });
+      expect((await pro('assets=btc&metrics=PriceUSD&start_time=2026-11-20')).status).toBe(200);
+      expect((await catalog('metrics=FlowNetBNBNtv')).status).toBe(403);
+    });
+  });
 });
 
 describe('Coin Metrics simulator (Community)', () => {

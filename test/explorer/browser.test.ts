@@ -179,6 +179,21 @@ describe('the explorer in Chromium', () => {
     await w.screenshot('series-coinmetrics');
   }, SLOW);
 
+  it("suggests the assets /catalog lists for the chosen exchanges, from Coin Metrics' catalog", async () => {
+    const w = await open();
+    await w.settled();
+    const { body } = await getJson(origin, '/catalog');
+    const entities = body.entities as { entity: string; assets?: string[] }[];
+    const suggested = () => w.page.$$eval('#asset-list option', (options) => options.map((o) => (o as HTMLOptionElement).value));
+    const valid = (assets: string[]) => assets.filter((a) => /^[a-z0-9_]{1,32}$/.test(a));
+    expect(new Set(await suggested())).toEqual(new Set(valid(entities.flatMap((e) => e.assets ?? []))));
+    await w.page.selectOption('#entity', ['bitmex', 'korbit']);
+    const chosen = entities.filter((e) => e.entity === 'bitmex' || e.entity === 'korbit').flatMap((e) => e.assets!);
+    expect((await suggested()).sort()).toEqual(valid([...new Set(chosen)]).sort());
+    expect(await suggested()).not.toContain('sol');
+    expect(w.consoleErrors).toEqual([]);
+  }, SLOW);
+
   it('asks for a Nansen series hourly, as the contract says, and shows today\'s answer in words', async () => {
     const w = await open();
     await w.settled();

@@ -291,6 +291,39 @@ describe('errors', () => {
     expect(problemOf(response)).toMatchObject({ status: 400, param: 'asset' });
   });
 
+  // The document types these (integers with bounds, booleans, enums, comma lists); on the wire they are text, and our parser names the fault.
+  it.each([
+    ['limit=0', 'limit'],
+    ['limit=1001', 'limit'],
+    ['limit=3.5', 'limit'],
+    ['limit=', 'limit'],
+    ['include_stablecoins=yes', 'include_stablecoins'],
+    ['min_trader_count=1.5', 'min_trader_count'],
+    ['min_market_cap_usd=lots', 'min_market_cap_usd'],
+    ['source=coinmetrics,bloomberg', 'source'],
+    ['entity=binance,nyse', 'entity'],
+    ['sort=-price', 'sort'],
+    ['window=2h', 'window'],
+    ['interval=1d&start=yesterday', 'start'],
+    ['asset=btc,,eth', 'asset'],
+    ['format=json&format=csv', 'format'],
+    ['cursor=%20', 'cursor'],
+  ])('answers %s with a 400 naming %s', async (query, param) => {
+    for (const method of ['GET', 'HEAD'] as const) {
+      const response = await stack.app.inject({ method, url: `/netflows?${query}` });
+      expect(response.statusCode).toBe(400);
+      expect(String(response.headers['content-type'])).toContain('application/problem+json');
+      if (method === 'GET') expect(problemOf(response)).toMatchObject({ code: 'invalid_parameter', param });
+    }
+  });
+
+  it('takes what a typed client sends: numbers, booleans and comma lists as text', async () => {
+    const { response, json } = await get('/netflows?source=nansen&include_stablecoins=false&min_trader_count=2&min_market_cap_usd=1e6&limit=3&sort=-trader_count,asset');
+    expect(response.statusCode).toBe(200);
+    expect(json.data).toHaveLength(3);
+    expect(json.data.every((r: NetflowRecord) => r.trader_count! >= 2 && r.market_cap_usd! >= 1e6)).toBe(true);
+  });
+
   it('answers an unknown route with a 404 problem', async () => {
     const { response } = await get('/netflow');
     expect(response.statusCode).toBe(404);
@@ -375,7 +408,14 @@ describe('other routes', () => {
       expect.objectContaining({ source: 'coinmetrics', enabled: true, mode: 'pro' }),
       expect.objectContaining({ source: 'nansen', enabled: true }),
     ]);
-    expect(json.entities).toContainEqual({ entity: 'binance', entity_type: 'exchange', name: 'Binance', source: 'coinmetrics', coinmetrics_code: 'BNB' });
+    expect(json.entities).toContainEqual({
+      entity: 'binance',
+      entity_type: 'exchange',
+      name: 'Binance',
+      source: 'coinmetrics',
+      coinmetrics_code: 'BNB',
+      assets: expect.arrayContaining(['btc', 'eth', 'sol']),
+    });
     expect(json.entities).toContainEqual(expect.objectContaining({ entity: 'smart_money:fund', nansen_label: 'Fund' }));
     expect(json.entities.filter((e: { entity_type: string }) => e.entity_type === 'exchange')).toHaveLength(24);
     expect(json.default_assets.coinmetrics).toEqual(['btc', 'eth']);

@@ -1,5 +1,6 @@
 // Simulated Coin Metrics API v4: GET {url}/timeseries/asset-metrics, daily exchange
-// net flows (see /work/shared/upstreams/coinmetrics-contract.md, sections 1-6 and 10).
+// net flows, and GET {url}/catalog-v2/asset-metrics, what exists of them
+// (see /work/shared/upstreams/coinmetrics-contract.md, sections 1-7 and 10).
 import {
   CM_ASSETS,
   PRICE_METRIC,
@@ -12,6 +13,7 @@ import {
   isoDay,
   latestCompleteDay,
 } from './coinmetrics-data.js';
+import { catalogPage, parseCatalogQuery } from './coinmetrics-catalog.js';
 import { decodePageToken, encodePageToken, selectPage, type AssetSeries, type RowKey } from './coinmetrics-pages.js';
 import { BadParameter, parseAssetMetricsQuery, type AssetMetricsQuery } from './coinmetrics-query.js';
 import {
@@ -52,6 +54,9 @@ export interface CoinMetricsSim extends SimBase {
 
 const API_PREFIX = '/v4';
 const ENDPOINT = `${API_PREFIX}/timeseries/asset-metrics`;
+/** `setFault(fault, { path: CM_CATALOG_PATH })` fails the catalog alone (`status` 403: what a key without catalog access gets). */
+export const CM_CATALOG_PATH = '/catalog-v2/asset-metrics';
+const CATALOG_ENDPOINT = `${API_PREFIX}${CM_CATALOG_PATH}`;
 const MAX_PARALLEL = 10;
 const MAX_URI_LENGTH = 10_000;
 // Sliding windows, as documented: Community per client IP, Pro per key.
@@ -112,7 +117,7 @@ class CoinMetricsProtocol implements SimProtocol {
     const admission = this.admit(ctx);
     const headers = this.headers(admission.state);
     if (!admission.allowed) return this.rateLimited(headers);
-    if (ctx.url.pathname !== ENDPOINT) return cmError(404, 'not_found', 'Requested endpoint is not found.', headers);
+    if (ctx.url.pathname !== ENDPOINT && ctx.url.pathname !== CATALOG_ENDPOINT) return cmError(404, 'not_found', 'Requested endpoint is not found.', headers);
     if (ctx.req.method !== 'GET') return cmError(405, 'method_not_allowed', 'Requested method is not allowed.', headers);
     const authError = this.authenticate(ctx.url.searchParams.get('api_key'), headers);
     if (authError) return authError;
@@ -120,6 +125,7 @@ class CoinMetricsProtocol implements SimProtocol {
       return cmError(414, 'uri_too_long', `Provided URI is too long. It must not be greater than ${MAX_URI_LENGTH} symbols.`, headers);
     }
     try {
+      if (ctx.url.pathname === CATALOG_ENDPOINT) return this.catalog(ctx, headers);
       const query = parseAssetMetricsQuery(ctx.url.searchParams);
       return jsonReply(200, this.assetMetrics(query, ctx), headers, query.pretty);
     } catch (error) {
@@ -131,6 +137,7 @@ class CoinMetricsProtocol implements SimProtocol {
   faultReply(fault: AnsweringFault, ctx: RequestContext): SimReply | null {
     switch (fault.kind) {
       case 'status':
+        if (fault.status === 403) return cmError(403, 'forbidden', 'Requested resource is not available with supplied credentials.', this.peekHeaders(ctx));
         return cmError(fault.status, 'internal_error', 'Internal server error', this.peekHeaders(ctx));
       case 'malformed':
         return malformedReply(fault, this.peekHeaders(ctx));
@@ -173,11 +180,19 @@ class CoinMetricsProtocol implements SimProtocol {
     return { data, next_page_token: token, next_page_url: this.nextPageUrl(ctx, token) };
   }
 
+  /** One row per asset with the metrics asked for that it has, and their frequencies and time ranges. */
+  private catalog(ctx: RequestContext, headers: Record<string, string>): SimReply {
+    const query = parseCatalogQuery(ctx.url.searchParams);
+    const page = catalogPage(query, latestCompleteDay(this.options.now()), this.maxRowsPerPage);
+    const body = page.next === undefined ? { data: page.data } : { data: page.data, next_page_token: page.next, next_page_url: this.nextPageUrl(ctx, page.next) };
+    return jsonReply(200, body, headers, query.pretty);
+  }
+
   /** The same request with the key first and the token last, like the real next_page_url. */
   private nextPageUrl(ctx: RequestContext, token: string): string {
     const original = ctx.rawQuery.split('&').filter((part) => part !== '' && !/^(api_key|next_page_token)(=|$)/.test(part));
     const key = this.apiKey === undefined ? [] : [`api_key=${encodeURIComponent(this.apiKey)}`];
-    return `${ctx.origin}${ENDPOINT}?${[...key, ...original, `next_page_token=${token}`].join('&')}`;
+    return `${ctx.origin}${ctx.url.pathname}?${[...key, ...original, `next_page_token=${token}`].join('&')}`;
   }
 
   private authenticate(suppliedKey: string | null, headers: Record<string, string>): SimReply | null {

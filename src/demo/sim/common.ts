@@ -49,12 +49,20 @@ export interface SimBase {
   url: string;
   /** Every request received, in arrival order (the latest 10,000). */
   requests: RecordedRequest[];
-  /** Applies `fault` to the next `times` requests, then clears it; without `times`, until cleared. */
-  setFault(fault: Fault | null, opts?: { times?: number }): void;
+  /**
+   * Applies `fault` to the next `times` requests, then clears it; without `times`, until cleared.
+   * With `path`, only requests whose path ends with it (one endpoint) get the fault, and count.
+   */
+  setFault(fault: Fault | null, opts?: FaultScope): void;
   /** Back to the starting state: no requests, no fault, empty rate-limit windows, counters at zero. */
   reset(): void;
   /** Closes the server and destroys every open socket, hung ones included. */
   close(): Promise<void>;
+}
+
+export interface FaultScope {
+  times?: number;
+  path?: string;
 }
 
 export interface SimOptions {
@@ -143,6 +151,7 @@ export class SimServer {
   private inFlight = 0;
   private fault: Fault | null = null;
   private faultTimesLeft: number | undefined;
+  private faultPath: string | undefined;
   private readonly closing = new AbortController();
   private readonly slots: Semaphore;
   private closed: Promise<void> | undefined;
@@ -170,9 +179,10 @@ export class SimServer {
     return this.originUrl;
   }
 
-  setFault(fault: Fault | null, opts: { times?: number } = {}): void {
+  setFault(fault: Fault | null, opts: FaultScope = {}): void {
     this.fault = opts.times === 0 ? null : fault;
     this.faultTimesLeft = opts.times;
+    this.faultPath = opts.path;
   }
 
   reset(): void {
@@ -196,7 +206,7 @@ export class SimServer {
     this.requests.push(ctx.record);
     // A long-running demo must not grow without bound: keep the latest requests only.
     if (this.requests.length > MAX_RECORDED) this.requests.splice(0, this.requests.length - MAX_RECORDED);
-    const fault = this.takeFault();
+    const fault = this.takeFault(ctx.url.pathname);
     if (fault?.kind === 'hang') return;
     if (fault?.kind === 'reset') {
       req.socket.destroy();
@@ -226,7 +236,8 @@ export class SimServer {
     }
   }
 
-  private takeFault(): Fault | null {
+  private takeFault(path: string): Fault | null {
+    if (this.faultPath !== undefined && !path.endsWith(this.faultPath)) return null;
     const fault = this.fault;
     if (fault && this.faultTimesLeft !== undefined) {
       this.faultTimesLeft--;

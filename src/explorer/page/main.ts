@@ -159,6 +159,7 @@ function wire(): void {
   });
   for (const radio of pickers.form.querySelectorAll('input[name="mode"]')) radio.addEventListener('change', () => pickers.showMode());
   pickers.source.addEventListener('change', () => pickers.followSource());
+  pickers.entity.addEventListener('change', () => pickers.suggestAssets());
   nextPage.addEventListener('click', () => void run(nextPage.dataset.cursor || undefined));
   byId('copy-curl').addEventListener('click', () => void copy(curlBox, 'curl line'));
   byId('copy-grafana').addEventListener('click', () => void copy(grafanaBox, 'Grafana URL'));

@@ -2,7 +2,8 @@
 
 export interface Catalog {
   sources: { source: string; enabled: boolean; detail: string }[];
-  entities: { entity: string; entity_type: string; name: string; source: string }[];
+  /** `assets`: what the entity has flows for, where its source says (Coin Metrics' exchanges). */
+  entities: { entity: string; entity_type: string; name: string; source: string; assets?: string[] }[];
   windows: Record<string, string[]>;
   intervals: Record<string, string[]>;
   chains: Record<string, string[]>;

@@ -23,6 +23,7 @@ export class Pickers {
   readonly chain = byId<HTMLSelectElement>('chain');
   readonly limit = byId<HTMLSelectElement>('limit');
   private readonly assetList = byId<HTMLDataListElement>('asset-list');
+  private catalog: Catalog | undefined;
 
   /** Fills every choice; without a catalog (401, gateway down) the contract's windows and intervals still work. */
   fill(catalog: Catalog | undefined): void {
@@ -41,13 +42,22 @@ export class Pickers {
     this.entity.replaceChildren(...entityGroups(catalog, chosen));
     const chains = union(Object.values(catalog?.chains ?? {})).filter((c) => ID.test(c));
     this.chain.replaceChildren(el('option', { value: '' }, 'Every chain'), ...chains.map((c) => el('option', { value: c }, c)));
-    const assets = union(Object.values(catalog?.default_assets ?? {})).filter((a) => ID.test(a));
-    this.assetList.replaceChildren(...assets.map((a) => el('option', { value: a })));
+    this.catalog = catalog;
+    this.suggestAssets();
     restore(this.source, keep.source);
     restore(this.window, keep.window);
     restore(this.interval, keep.interval);
     restore(this.chain, keep.chain);
     this.limitEntities();
+  }
+
+  /** The asset suggestions: what the chosen exchanges have flows for, by the catalog; with none chosen, the default assets and every exchange's. */
+  suggestAssets(): void {
+    const chosen = new Set(this.selectedEntities());
+    const lists = (this.catalog?.entities ?? []).filter((e) => e.assets && (chosen.size === 0 || chosen.has(e.entity))).map((e) => e.assets!);
+    const defaults = chosen.size === 0 || lists.length === 0 ? Object.values(this.catalog?.default_assets ?? {}) : [];
+    const assets = union([...defaults, ...lists]).filter((a) => ID.test(a));
+    this.assetList.replaceChildren(...assets.map((a) => el('option', { value: a })));
   }
 
   mode(): Mode {

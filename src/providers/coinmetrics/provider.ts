@@ -6,6 +6,7 @@ import { EXCHANGE_BY_SLUG, EXCHANGES, type Exchange } from './catalog.js';
 import { fetchAssetMetrics, PAGE_SIZE, type AssetMetricsQuery } from './client.js';
 import { CoinMetricsDayCache } from './day-cache.js';
 import { storeTier } from './day-store.js';
+import { exchangeAssetsReader } from './entity-assets.js';
 import { decodeAssetMetrics, latestDayWithData, seriesRecords, snapshotRecords, type AssetDays } from './normalize.js';
 
 /**
@@ -14,7 +15,8 @@ import { decodeAssetMetrics, latestDayWithData, seriesRecords, snapshotRecords, 
  */
 export const SNAPSHOT_FETCH_DAYS = 32;
 
-export function createCoinMetricsProvider({ config, client, cache, clock, logger, loadTimeoutMs, history }: ProviderDeps<CoinMetricsConfig>): Provider {
+export function createCoinMetricsProvider(deps: ProviderDeps<CoinMetricsConfig>): Provider {
+  const { config, client, cache, clock, logger, loadTimeoutMs, history } = deps;
   const fetchUpstream = async (query: AssetMetricsQuery) => {
     const { rows, pages } = await fetchAssetMetrics(client, config.apiKey, query, AbortSignal.timeout(loadTimeoutMs), clock());
     logger.info({ upstream: 'coinmetrics', pages, rows: rows.length, assets: query.assets.length, days: (query.endDay - query.startDay) / DAY_MS + 1 }, 'coinmetrics fetched');
@@ -31,6 +33,7 @@ export function createCoinMetricsProvider({ config, client, cache, clock, logger
 
   return {
     id: 'coinmetrics',
+    entityAssets: exchangeAssetsReader(deps),
 
     cannotAnswer(query) {
       if (query.mode === 'snapshot' && query.window === '1h') return 'Coin Metrics flows are daily: window=1h is not offered';

@@ -1,5 +1,6 @@
 import type { NetflowsQuery } from '../../model.js';
 import type { JsonSchema, ParamReader, SourceParams } from '../descriptor.js';
+import { listParam, wholeParam } from '../../schema/params.js';
 import type { NansenFilters } from './filters.js';
 
 export type { NansenFilters };
@@ -7,22 +8,23 @@ export type { NansenFilters };
 /** Nansen's sectors are words ("DeFi Lending (Money Markets)", "Layer 1"); nothing that could end a header or a quoted string. */
 const SECTOR = /^[\p{L}\p{N} ()&'./+_:-]{1,100}$/u;
 
-const list = (text: string): JsonSchema => ({ type: 'string', description: `${text} Comma-separated.` });
-const numberParam = (text: string): JsonSchema => ({ type: 'string', pattern: '^-?[0-9.eE+-]+$', description: `${text} Nansen only.` });
+const numberParam = (text: string): JsonSchema => ({ type: 'number', description: `${text} Nansen only.` });
+const wholeNumberParam = (text: string): JsonSchema => wholeParam(`${text} Nansen only.`);
+const switchParam: JsonSchema = { type: 'boolean', default: false, description: 'Nansen only.' };
 
 /** Token address, sector, stablecoin and native-token switches, and the market cap, trader count and token age bounds. */
 export const NANSEN_PARAMS: SourceParams<NansenFilters> = {
   schemas: {
-    token_address: list('Token contract addresses. Nansen only.'),
-    sector: list("Nansen token sectors: letters, digits, spaces and ( ) & ' . / + - _ :. Nansen only."),
-    include_stablecoins: { type: 'string', enum: ['true', 'false'], description: 'Default false. Nansen only.' },
-    include_native_tokens: { type: 'string', enum: ['true', 'false'], description: 'Default false. Nansen only.' },
+    token_address: listParam({ type: 'string', pattern: '^[A-Za-z0-9]{1,128}$' }, 'Token contract addresses. Nansen only.'),
+    sector: listParam({ type: 'string', minLength: 1, maxLength: 100 }, "Nansen token sectors: letters, digits, spaces and ( ) & ' . / + - _ :. Nansen only."),
+    include_stablecoins: switchParam,
+    include_native_tokens: switchParam,
     min_market_cap_usd: numberParam('Lower bound of market cap, USD.'),
     max_market_cap_usd: numberParam('Upper bound of market cap, USD.'),
-    min_trader_count: numberParam('Lower bound of smart-money trader count.'),
-    max_trader_count: numberParam('Upper bound of smart-money trader count.'),
-    min_token_age_days: numberParam('Lower bound of token age, days.'),
-    max_token_age_days: numberParam('Upper bound of token age, days.'),
+    min_trader_count: wholeNumberParam('Lower bound of smart-money trader count.'),
+    max_trader_count: wholeNumberParam('Upper bound of smart-money trader count.'),
+    min_token_age_days: wholeNumberParam('Lower bound of token age, days.'),
+    max_token_age_days: wholeNumberParam('Upper bound of token age, days.'),
   },
   parse: parseNansenFilters,
   fingerprint: (filters) => {
