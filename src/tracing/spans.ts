@@ -92,12 +92,10 @@ function cacheAttributes(outcome: string, reply: FastifyReply): Attributes {
  */
 export function laneSpans(tracer: Tracer): (req: IncomingMessage, path: string) => LaneSpan {
   return (req, path) => {
-    const parent = propagation.extract(ROOT_CONTEXT, req.headers);
-    const span = tracer.startSpan(
-      `${req.method} /netflows`,
-      { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method, 'http.route': '/netflows', 'url.path': path, ...KEPT_ANSWER } },
-      parent,
-    );
+    // No trace context sent (most callers): nothing to extract.
+    const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
+    const attributes = { 'http.request.method': req.method, 'http.route': '/netflows', 'url.path': path, ...KEPT_ANSWER };
+    const span = tracer.startSpan(req.method === 'HEAD' ? 'HEAD /netflows' : 'GET /netflows', { kind: SpanKind.SERVER, attributes }, parent);
     const { traceId, spanId } = span.spanContext();
     return {
       ids: { trace_id: traceId, span_id: spanId },
