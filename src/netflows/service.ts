@@ -1,7 +1,7 @@
 import { invalidParameter, upstreamProblem, UpstreamError } from '../errors.js';
 import type { CacheOutcome, Coverage, CreditMeter, NetflowRecord, NetflowsQuery, Provider, SourceAnswer, SourceId, UpstreamCost } from '../model.js';
 import { rfc3339 } from '../time.js';
-import { compareRecords } from './merge.js';
+import { compareRecords, firstInOrder } from './merge.js';
 import type { ParsedQuery } from './query.js';
 
 export interface SourceStatus {
@@ -139,9 +139,11 @@ export class NetflowsService {
   /** Every answer's rows merged, sorted and paged, with each source's status in registry order. */
   private merge(parsed: ParsedQuery, round: Round, answers: readonly SourceAnswer[]): Omit<NetflowsAnswer, 'planned'> {
     const { query } = parsed;
-    const merged = answers.flatMap((a) => a.records).sort(compareRecords(query.sort));
+    const all = answers.flatMap((a) => a.records);
     const end = query.offset + query.limit;
-    const more = merged.length > end || answers.some((a) => a.hasMore);
+    // Only the rows up to this page's end are put in order; the rest are counted, not sorted.
+    const merged = firstInOrder(all, compareRecords(query.sort), end);
+    const more = all.length > end || answers.some((a) => a.hasMore);
     const sources = this.sources.map((s) => round.statuses.get(s.id)!);
     return {
       records: merged.slice(query.offset, end),
