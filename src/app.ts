@@ -25,6 +25,7 @@ import type { History } from './history/history.js';
 import type { Recorder } from './history/recorder.js';
 import { wireHistory } from './history/wiring.js';
 import { earlyLane, type RawHandler } from './lane/early-lane.js';
+import { batchedDestination } from './log-destination.js';
 import { trackConnections } from './lifecycle.js';
 import { Metrics } from './metrics.js';
 import type { Provider, SourceId } from './model.js';
@@ -119,11 +120,11 @@ export const REDACT_PATHS = [
   'apikey',
 ];
 
-/** JSON lines; pretty and coloured only when a person watches a terminal. `fields` go on every line (a traced request's ids). */
+/** JSON lines (to stdout, written once per event-loop turn); pretty and coloured only when a person watches a terminal. `fields` go on every line (a traced request's ids). */
 export function createLogger(level: string, destination?: NodeJS.WritableStream, fields?: () => Record<string, string>): Logger {
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(fields ? { mixin: fields } : {}) };
   if (!destination && process.stdout.isTTY) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } });
-  return pino(options, destination as never);
+  return pino(options, (destination ?? batchedDestination(1)) as never);
 }
 
 /** A Fastify app with every route; no env, no listen. */
