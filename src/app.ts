@@ -26,7 +26,7 @@ import type { Recorder } from './history/recorder.js';
 import { wireHistory } from './history/wiring.js';
 import { earlyLane, type RawHandler } from './lane/early-lane.js';
 import { batchedDestination } from './log-destination.js';
-import { trackConnections } from './lifecycle.js';
+import { countRequests, trackConnections } from './lifecycle.js';
 import { Metrics } from './metrics.js';
 import type { Provider, SourceId } from './model.js';
 import { queryRules } from './netflows/query.js';
@@ -179,6 +179,7 @@ function laneFor(app: FastifyInstance, state: SharedState, lifecycle: Lifecycle,
         metrics,
         logger: app.log as unknown as Logger,
         compressAbove: COMPRESS_THRESHOLD_BYTES,
+        countRequest: countRequests(app),
         ...(callerMemo ? { callers: { memo: callerMemo, store: budgetStore } } : {}),
         ...(tracing ? { span: tracing.laneSpan } : {}),
       },

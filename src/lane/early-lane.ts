@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { CallerMemo, CallerToken } from '../auth/callers.js';
@@ -29,6 +30,8 @@ export interface EarlyLaneOptions {
   logger: Logger;
   /** Bodies this long or longer would be compressed for a caller who asks (so their answers Vary on Accept-Encoding). */
   compressAbove: number;
+  /** Counts the lane's requests on their connections, so a drain never cuts one under way. */
+  countRequest: (socket: Socket, delta: number) => void;
   /** With tracing on: the request's server span, made here since Fastify's instrumentation never sees it. */
   span?: (req: IncomingMessage, path: string) => LaneSpan;
 }
@@ -43,7 +46,7 @@ const ROUTE = '/netflows';
  * draining, an unusual URL) goes on to Fastify, which answers as it always has.
  */
 export function earlyLane(options: EarlyLaneOptions, next: RawHandler): RawHandler {
-  const { rendered, callers, lifecycle } = options;
+  const { rendered, callers, lifecycle, countRequest } = options;
   const finish = finisher(options);
   return (req, res) => {
     const started = performance.now();
@@ -52,12 +55,18 @@ export function earlyLane(options: EarlyLaneOptions, next: RawHandler): RawHandl
     if (!callers) return finish(req, res, kept, started, undefined, undefined, next);
     const caller = callers.memo.identify(bearerToken(req.headers.authorization));
     if (!caller) return next(req, res);
+    // Under way while the quota is asked (a Redis round trip with REDIS_URL): counted, as Fastify counts its own.
+    countRequest(req.socket, 1);
     callers.store.take(`caller:${caller.name}`, caller.rateLimits, options.clock()).then(
       (taken) => {
+        countRequest(req.socket, -1);
         if (!taken.granted) return handOn(req, res, taken, next);
         finish(req, res, kept, started, caller, taken, next);
       },
-      () => next(req, res),
+      () => {
+        countRequest(req.socket, -1);
+        next(req, res);
+      },
     );
   };
 }
@@ -88,7 +97,7 @@ function handOn(req: IncomingMessage, res: ServerResponse, taken: TakeResult, ne
 type Finish = (req: IncomingMessage, res: ServerResponse, kept: KeptAnswer, started: number, caller: CallerToken | undefined, taken: TakeResult | undefined, next: RawHandler) => void;
 
 /** Writes the answer (or its 304) in one writeHead and one end, then counts and logs it. */
-function finisher({ clock, callers, metrics, logger, span, compressAbove }: EarlyLaneOptions): Finish {
+function finisher({ clock, callers, metrics, logger, span, compressAbove, countRequest }: EarlyLaneOptions): Finish {
   const children = new MetricChildren(metrics, ROUTE);
   const cacheControl = callers ? 'private, max-age=' : 'max-age=';
   return (req, res, kept, started, caller, taken, next) => {
@@ -112,7 +121,9 @@ function finisher({ clock, callers, metrics, logger, span, compressAbove }: Earl
     const unchanged = notModified(req.headers['if-none-match'], answer);
     const status = unchanged ? 304 : 200;
     res.writeHead(status, headers.concat(unchanged ? block.notModified : block.ok));
-    res.end(unchanged || req.method === 'HEAD' ? undefined : answer.body);
+    const socket = req.socket;
+    countRequest(socket, 1);
+    res.end(unchanged || req.method === 'HEAD' ? undefined : answer.body, () => countRequest(socket, -1));
     const callerName = caller?.name ?? 'none';
     const durationMs = performance.now() - started;
     children.count(req.method!, status, callerName, durationMs / 1000);
