@@ -22,8 +22,8 @@ import http from 'node:http';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import pino from 'pino';
 import { buildApp, createLogger, createUpstreamCache } from '../src/app.js';
+import { batchedDestination } from '../src/log-destination.js';
 import { loadConfig } from '../src/config.js';
 import { Metrics } from '../src/metrics.js';
 import { startCoinMetricsSim, type CoinMetricsSim } from '../src/demo/sim/coinmetrics.js';
@@ -310,8 +310,8 @@ async function gateway(): Promise<Closer> {
   });
   const cache = process.env.BENCH_REDIS_URL ? undefined : createUpstreamCache(config, Date.now);
   const metrics = new Metrics();
-  // pino's own stream (SonicBoom), as server.ts's stdout gets; createLogger types its argument as a plain stream.
-  const logger = logFile ? createLogger(config.logLevel, pino.destination({ dest: logFile, sync: false }) as unknown as NodeJS.WritableStream) : undefined;
+  // The destination server.ts's stdout gets, to a file.
+  const logger = logFile ? createLogger(config.logLevel, batchedDestination(logFile)) : undefined;
   const app = await buildApp({ config, metrics, ...(logger ? { logger } : {}), ...(cache ? { cache } : {}) });
   const trace = process.env.BENCH_TRACE === '1' ? startTrace(app) : undefined;
   await app.listen({ host: config.host, port: config.port });

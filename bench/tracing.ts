@@ -112,6 +112,8 @@ async function main(): Promise<void> {
     NANSEN_RATE_LIMIT: '1000000/2s',
     NANSEN_TTL_S: '86400',
     COINMETRICS_TTL_S: '86400',
+    // Two processes cannot share the embedded history store, and the hit path never reads it.
+    HISTORY: 'off',
   };
   const off = await startGateway(common);
   const on = await startGateway({ ...common, ...samplerFromEnv(), OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`, OTEL_SERVICE_NAME: 'netflows-bench' });

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { constants } from 'node:zlib';
 import compress from '@fastify/compress';
@@ -8,6 +9,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Agent, type Dispatcher } from 'undici';
 import type { CallerToken } from './auth/callers.js';
+import { CallerMemo } from './auth/callers.js';
 import { callerGuard, operatorGuard } from './auth/guard.js';
 import { CallerCredits } from './budget/allowance.js';
 import type { CreditReading } from './budget/credits.js';
@@ -22,7 +24,9 @@ import { explorerRoutes } from './explorer/plugin.js';
 import type { History } from './history/history.js';
 import type { Recorder } from './history/recorder.js';
 import { wireHistory } from './history/wiring.js';
-import { trackConnections } from './lifecycle.js';
+import { earlyLane, type RawHandler } from './lane/early-lane.js';
+import { batchedDestination } from './log-destination.js';
+import { countRequests, trackConnections } from './lifecycle.js';
 import { Metrics } from './metrics.js';
 import type { Provider, SourceId } from './model.js';
 import { queryRules } from './netflows/query.js';
@@ -91,6 +95,8 @@ interface SharedState {
   cache: UpstreamCache;
   rendered: RenderedCache;
   budgetStore: BudgetStore;
+  /** With caller tokens: who a token is, remembered once checked (the guard and the early lane share it). */
+  callerMemo: CallerMemo | undefined;
   callerCredits: CallerCredits;
   sharedMode: () => 'off' | 'shared' | 'degraded';
   history: History | undefined;
@@ -115,11 +121,11 @@ export const REDACT_PATHS = [
   'apikey',
 ];
 
-/** JSON lines; pretty and coloured only when a person watches a terminal. `fields` go on every line (a traced request's ids). */
+/** JSON lines (to stdout, written once per event-loop turn); pretty and coloured only when a person watches a terminal. `fields` go on every line (a traced request's ids). */
 export function createLogger(level: string, destination?: NodeJS.WritableStream, fields?: () => Record<string, string>): Logger {
   const options = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(fields ? { mixin: fields } : {}) };
   if (!destination && process.stdout.isTTY) return pino({ ...options, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } } });
-  return pino(options, destination as never);
+  return pino(options, (destination ?? batchedDestination(1)) as never);
 }
 
 /** A Fastify app with every route; no env, no listen. */
@@ -129,7 +135,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const clock = deps.clock ?? systemClock;
   const lifecycle = deps.lifecycle ?? { draining: false };
   const metrics = deps.metrics ?? new Metrics();
-  const app = createServer(config, deps.logger, lifecycle);
+  const front: Front = {};
+  const app = createServer(config, deps.logger, lifecycle, front);
   const dispatcher = dispatcherFor(app, deps.dispatcher);
   if (deps.tracing) await app.register(deps.tracing.requestSpans);
   await registerPlugins(app, config, registry, metrics);
@@ -148,12 +155,54 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.replica ? { replica: deps.replica } : {}),
   });
   await registerRoutes(app, state, service, upstreams, lifecycle, recorder);
+  front.lane = laneFor(app, state, lifecycle, deps.tracing);
   return app;
 }
 
+/** What the HTTP server calls before Fastify's handler; set once the app is wired. */
+interface Front {
+  lane?: (next: RawHandler) => RawHandler;
+}
+
+/**
+ * The early lane for kept /netflows answers (src/lane/). Not with CORS on: its headers
+ * depend on the caller's Origin, and those requests are Fastify's.
+ */
+function laneFor(app: FastifyInstance, state: SharedState, lifecycle: Lifecycle, tracing: Tracing | undefined): Front['lane'] {
+  const { config, rendered, clock, metrics, callerMemo, budgetStore } = state;
+  if (config.corsOrigins.length > 0) return undefined;
+  return (next) =>
+    earlyLane(
+      {
+        rendered,
+        clock,
+        lifecycle,
+        metrics,
+        logger: app.log as unknown as Logger,
+        compressAbove: COMPRESS_THRESHOLD_BYTES,
+        countRequest: countRequests(app),
+        ...(callerMemo ? { callers: { memo: callerMemo, store: budgetStore } } : {}),
+        ...(tracing ? { span: tracing.laneSpan } : {}),
+      },
+      next,
+    );
+}
+
 /** Fastify with every socket bounded in time, problems for client errors, and a drain that says Connection: close. */
-function createServer(config: Config<Registry>, logger: Logger | undefined, lifecycle: Lifecycle): FastifyInstance {
+function createServer(config: Config<Registry>, logger: Logger | undefined, lifecycle: Lifecycle, front: Front): FastifyInstance {
   const app = Fastify({
+    serverFactory: (handler, options) => {
+      let lane: RawHandler | undefined;
+      // Fastify's own server, as it would make it, with the early lane in front of its handler.
+      const server = createHttpServer(options.http ?? {}, (req, res) => {
+        lane ??= front.lane?.(handler) ?? handler;
+        lane(req, res);
+      });
+      server.keepAliveTimeout = config.keepAliveTimeoutMs;
+      server.requestTimeout = config.requestTimeoutMs;
+      server.setTimeout(config.connectionTimeoutMs);
+      return server;
+    },
     loggerInstance: (logger ?? pino({ level: 'silent' })) as FastifyBaseLogger,
     logController: new OneLinePerRequest(),
     genReqId: requestId,
@@ -280,6 +329,7 @@ function sharedState(app: FastifyInstance, deps: AppDeps, registry: Registry, cl
     cache,
     rendered: deps.rendered ?? new RenderedCache(config.renderedCacheBytes, clock),
     budgetStore,
+    callerMemo: config.callers ? new CallerMemo(config.callers) : undefined,
     callerCredits: new CallerCredits(budgetStore, clock, config.allowanceLeaseMs),
     sharedMode: () => (shared ? (shared.store.degraded ? 'degraded' : 'shared') : 'off'),
     history: deps.history,
@@ -349,11 +399,11 @@ async function registerRoutes(
   lifecycle: Lifecycle,
   recorder: Recorder | undefined,
 ): Promise<void> {
-  const { config, registry, clock, metrics, rendered, budgetStore, callerCredits, sharedMode, history } = state;
+  const { config, registry, clock, metrics, rendered, budgetStore, callerMemo, callerCredits, sharedMode, history } = state;
   const callersByName = new Map((config.callers ?? []).map((c) => [c.name, c]));
   await app.register(healthRoutes, { lifecycle });
   await app.register(async (data) => {
-    if (config.callers) data.addHook('onRequest', callerGuard(config.callers, budgetStore, clock));
+    if (callerMemo) data.addHook('onRequest', callerGuard(callerMemo, budgetStore, clock));
     await data.register(catalogRoute, { config, registry, providers, history: history !== undefined });
     await data.register(netflowsRoute, {
       service,

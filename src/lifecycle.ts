@@ -49,12 +49,21 @@ export function trackConnections(app: FastifyInstance): void {
     connections.set(socket, 0);
     socket.once('close', () => connections.delete(socket));
   });
-  const count = (socket: Socket, delta: number) => {
+  const count = requestCounter(connections);
+  app.addHook('onRequest', async (request) => count(request.raw.socket, 1));
+  app.addHook('onResponse', async (request) => count(request.raw.socket, -1));
+}
+
+/** Counts a request on its connection (+1 when it starts, -1 once its answer is written), for requests Fastify does not see. */
+export function countRequests(app: FastifyInstance): (socket: Socket, delta: number) => void {
+  return requestCounter(connectionsOf.get(app) ?? new Map());
+}
+
+function requestCounter(connections: Map<Socket, number>) {
+  return (socket: Socket, delta: number) => {
     const current = connections.get(socket);
     if (current !== undefined) connections.set(socket, current + delta);
   };
-  app.addHook('onRequest', async (request) => count(request.raw.socket, 1));
-  app.addHook('onResponse', async (request) => count(request.raw.socket, -1));
 }
 
 function closeConnectionsAtRest(app: FastifyInstance): void {

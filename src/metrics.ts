@@ -51,6 +51,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly earlyLane = new Counter({
+    name: 'netflows_early_lane_total',
+    help: 'Kept /netflows answers served before routing (included in netflows_response_cache_total{outcome="hit"})',
+    registers: [this.registry],
+  });
+
   readonly cacheEvictions = new Counter({
     name: 'netflows_cache_evictions_total',
     help: 'Upstream cache entries evicted to stay within CACHE_MAX_MB, by source',

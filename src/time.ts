@@ -21,7 +21,24 @@ export function isoDay(ms: number): string {
 
 /** RFC 3339 UTC without fractional seconds, the form every record and header uses. */
 export function rfc3339(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const second = Math.floor(ms / 1000) * 1000;
+  // Records repeat the same period bounds (whole days and hours) across every question: written once each.
+  if (second % HOUR_MS !== 0) return format3339(second);
+  let text = bounds.get(second);
+  if (text === undefined) {
+    if (bounds.size >= BOUNDS_KEPT) bounds.clear();
+    text = format3339(second);
+    bounds.set(second, text);
+  }
+  return text;
+}
+
+/** Ten years of days, or a year of hours: about a megabyte at most. */
+const BOUNDS_KEPT = 10_000;
+const bounds = new Map<number, string>();
+
+function format3339(second: number): string {
+  return new Date(second).toISOString().replace('.000Z', 'Z');
 }
 
 const DATE_ONLY = /^(\d{4})-(\d{2})-(\d{2})$/;

@@ -68,6 +68,26 @@ export function identifyCaller(callers: readonly CallerToken[], token: string | 
   return found;
 }
 
+/**
+ * identifyCaller with a memory of the tokens it has matched, so a caller's next request
+ * skips the SHA-256. Only matched tokens are kept (one per caller, so it stays as small as
+ * the caller list); an unknown token is hashed and compared against every entry each time.
+ */
+export class CallerMemo {
+  private readonly known = new Map<string, CallerToken>();
+
+  constructor(private readonly callers: readonly CallerToken[]) {}
+
+  identify(token: string | undefined): CallerToken | undefined {
+    if (token === undefined) return undefined;
+    const remembered = this.known.get(token);
+    if (remembered) return remembered;
+    const caller = identifyCaller(this.callers, token);
+    if (caller) this.known.set(token, caller);
+    return caller;
+  }
+}
+
 /** Whether `token` is `secret` (the admin or metrics token), compared by hash in constant time. */
 export function matchesSecret(secret: Secret, token: string | undefined): boolean {
   return timingSafeEqual(sha256(secret.reveal()), sha256(token ?? '')) && token !== undefined;

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { BudgetStore, WindowState } from '../budget/store.js';
+import type { BudgetStore, TakeResult, WindowState } from '../budget/store.js';
 import { ProblemError } from '../errors.js';
 import type { Clock } from '../time.js';
 import type { Secret } from '../secret.js';
-import { bearerToken, identifyCaller, matchesSecret, type CallerToken } from './callers.js';
+import { bearerToken, CallerMemo, identifyCaller, matchesSecret, type CallerToken } from './callers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,14 +12,23 @@ declare module 'fastify' {
   }
 }
 
+/** The quota taken for a request before Fastify saw it (by the early lane, which then handed it on): not taken twice. */
+export const TAKEN_EARLY = Symbol('quota taken early');
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    [TAKEN_EARLY]?: TakeResult;
+  }
+}
+
 /**
  * Data routes with caller tokens on: a known token (401 otherwise) within its own quota
  * (429 with Retry-After otherwise). Every answer carries the IETF RateLimit-Policy and
  * RateLimit headers of the caller's quota.
  */
-export function callerGuard(callers: readonly CallerToken[], store: BudgetStore, clock: Clock) {
+export function callerGuard(callers: CallerMemo, store: BudgetStore, clock: Clock) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const caller = identifyCaller(callers, bearerToken(request.headers.authorization));
+    const caller = callers.identify(bearerToken(request.headers.authorization));
     if (!caller) {
       throw new ProblemError('unauthenticated', 'this route needs Authorization: Bearer <token> with a caller token', {
         headers: { 'www-authenticate': 'Bearer realm="netflows"' },
@@ -27,7 +36,7 @@ export function callerGuard(callers: readonly CallerToken[], store: BudgetStore,
     }
     request.caller = caller.name;
     request.log = reply.log = request.log.child({ caller: caller.name });
-    const taken = await store.take(`caller:${caller.name}`, caller.rateLimits, clock());
+    const taken = request.raw[TAKEN_EARLY] ?? (await store.take(`caller:${caller.name}`, caller.rateLimits, clock()));
     const headers = rateLimitHeaders(caller, taken.windows);
     reply.headers(headers);
     if (!taken.granted) {

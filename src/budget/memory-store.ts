@@ -293,5 +293,7 @@ function state(limit: RateLimit, ends: readonly number[], now: number): WindowSt
 function insertSorted(list: number[], value: number, count: number): void {
   let i = list.length;
   while (i > 0 && list[i - 1]! > value) i--;
-  list.splice(i, 0, ...Array<number>(count).fill(value));
+  // Nearly always one use at the end (times only grow): no array made, nothing moved.
+  if (i === list.length && count === 1) list.push(value);
+  else list.splice(i, 0, ...Array<number>(count).fill(value));
 }

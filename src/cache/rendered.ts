@@ -118,3 +118,11 @@ export class RenderedCache {
 export function entryBytes(key: string, answerBytes: number): number {
   return key.length * 2 + answerBytes + ENTRY_OVERHEAD_BYTES;
 }
+
+/** Whether an If-None-Match header names this answer (either of its validators, weakly compared, or `*`). */
+export function matches(header: string, answer: Rendered): boolean {
+  return header.split(',').some((tag) => {
+    const t = tag.trim().replace(/^W\//, '');
+    return t === '*' || t === answer.etag || answer.alsoMatches.includes(t);
+  });
+}

@@ -1,7 +1,7 @@
 import { invalidParameter, upstreamProblem, UpstreamError } from '../errors.js';
 import type { CacheOutcome, Coverage, CreditMeter, NetflowRecord, NetflowsQuery, Provider, SourceAnswer, SourceId, UpstreamCost } from '../model.js';
 import { rfc3339 } from '../time.js';
-import { compareRecords } from './merge.js';
+import { compareRecords, firstInOrder } from './merge.js';
 import type { ParsedQuery } from './query.js';
 import { widen, type WideRow } from './wide.js';
 
@@ -143,17 +143,19 @@ export class NetflowsService {
   /** Every answer's rows merged, sorted and paged (as records, or as wide time rows), with each source's status in registry order. */
   private merge(parsed: ParsedQuery, round: Round, answers: readonly SourceAnswer[]): Omit<NetflowsAnswer, 'planned'> {
     const { query, layout } = parsed;
-    const merged = answers.flatMap((a) => a.records).sort(compareRecords(query.sort));
+    const all = answers.flatMap((a) => a.records);
     const end = query.offset + query.limit;
     const sources = this.sources.map((s) => round.statuses.get(s.id)!);
     let page: Pick<NetflowsAnswer, 'records' | 'wide' | 'nextOffset'>;
     if (layout.shape === 'wide') {
       // Columns come from the whole range, not the page, so every page of the answer has the same ones.
-      const table = widen(merged, query, layout.measure);
+      const table = widen(all.sort(compareRecords(query.sort)), query, layout.measure);
       round.warnings.push(...table.warnings);
       page = { records: [], wide: { columns: table.columns, rows: table.rows.slice(query.offset, end) }, nextOffset: table.rows.length > end ? end : null };
     } else {
-      const more = merged.length > end || answers.some((a) => a.hasMore);
+      // Only the rows up to this page's end are put in order; the rest are counted, not sorted.
+      const merged = firstInOrder(all, compareRecords(query.sort), end);
+      const more = all.length > end || answers.some((a) => a.hasMore);
       page = { records: merged.slice(query.offset, end), nextOffset: more ? end : null };
     }
     return {

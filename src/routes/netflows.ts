@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchema, FastifySchemaCompiler } from 'fastify';
-import { KeptAnswer, type Rendered, type RenderedCache } from '../cache/rendered.js';
+import { KeptAnswer, matches, type Rendered, type RenderedCache } from '../cache/rendered.js';
 import { encodeCursor } from '../netflows/cursor.js';
 import { CONTENT_TYPES, negotiateFormat, serialize, sourcesHeader, type Format } from '../netflows/format.js';
 import { parseNetflowsQuery, rejectStrays, type QueryRules, type RawQuery } from '../netflows/query.js';
@@ -208,11 +208,4 @@ export function nextLink(path: string, query: RawQuery, cursor: string): string 
     name === 'cursor' || typeof value !== 'string' ? [] : [`${encodeURIComponent(name)}=${encodeURIComponent(value)}`],
   );
   return `${path}?${[...params, `cursor=${encodeURIComponent(cursor)}`].join('&')}`;
-}
-
-function matches(header: string, answer: Rendered): boolean {
-  return header.split(',').some((tag) => {
-    const t = tag.trim().replace(/^W\//, '');
-    return t === '*' || t === answer.etag || answer.alsoMatches.includes(t);
-  });
 }

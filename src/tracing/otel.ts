@@ -11,7 +11,7 @@ import { defaultResource, detectResources, envDetector, resourceFromAttributes }
 import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { OtlpProtocol, TracingSettings } from './settings.js';
-import { activeSpanIds, attemptTracer, requestSpans, serverSpanName, tracedDatabase } from './spans.js';
+import { activeSpanIds, attemptTracer, laneSpans, requestSpans, serverSpanName, tracedDatabase } from './spans.js';
 import type { Tracing } from './tracing.js';
 
 const SERVICE = 'netflows-gateway';
@@ -44,6 +44,7 @@ export async function startOpenTelemetry(settings: TracingSettings): Promise<Tra
     logFields: activeSpanIds,
     upstream: attemptTracer(tracer),
     requestSpans,
+    laneSpan: laneSpans(tracer),
     traceDatabase: (database) => tracedDatabase(database, tracer),
     // A collector that is away must not hold the exit: what is not exported by then is lost.
     shutdown: () => Promise.race([provider.shutdown(), sleep(SHUTDOWN_FLUSH_MS)]),

@@ -1,9 +1,11 @@
-import { context, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
+import type { IncomingMessage } from 'node:http';
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { SqlDatabase, SqlRunner } from '../history/sql.js';
 import type { SourceId } from '../model.js';
 import type { AttemptSpan, AttemptTracer } from '../upstream/http.js';
+import type { LaneSpan } from './tracing.js';
 
 /** Attribute names of our own spans; the HTTP, Redis and database spans use the semantic conventions. */
 export const ATTR = {
@@ -81,6 +83,28 @@ function cacheAttributes(outcome: string, reply: FastifyReply): Attributes {
     }
   }
   return attributes;
+}
+
+/**
+ * The server span of a kept answer served by the early lane, as @fastify/otel would make it
+ * for the route (name, kind, the caller's `traceparent` as parent, method, route, path,
+ * status) with the kept-answer attributes; one span and nothing else per request.
+ */
+export function laneSpans(tracer: Tracer): (req: IncomingMessage, path: string) => LaneSpan {
+  return (req, path) => {
+    // No trace context sent (most callers): nothing to extract.
+    const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
+    const attributes = { 'http.request.method': req.method, 'http.route': '/netflows', 'url.path': path, ...KEPT_ANSWER };
+    const span = tracer.startSpan(req.method === 'HEAD' ? 'HEAD /netflows' : 'GET /netflows', { kind: SpanKind.SERVER, attributes }, parent);
+    const { traceId, spanId } = span.spanContext();
+    return {
+      ids: { trace_id: traceId, span_id: spanId },
+      end: (status) => {
+        span.setAttribute('http.response.status_code', status);
+        span.end();
+      },
+    };
+  };
 }
 
 /** `history query` / `history transaction`: a span per statement and per transaction, and the statement's first word. */

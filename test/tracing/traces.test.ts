@@ -139,6 +139,30 @@ for (const protocol of ['http/protobuf', 'http/json']) {
       expect(spans.filter((s) => s.name.startsWith('upstream '))).toEqual([]);
     });
 
+    it('gives a kept answer served before routing (the early lane) the server span the route would have, and its ids on the log line', async () => {
+      const caller = traceparent();
+      const before = gateway.lines.length;
+      expect(await get(gateway, `${QUESTION}&asset=btc`, caller.header)).toBe(200);
+      expect(await get(gateway, `${QUESTION}&asset=btc`, caller.header)).toBe(200);
+      await receiver.waitFor(() => receiver.trace(caller.traceId).filter((s) => s.kind === SERVER).length === 2);
+      const kept = receiver.trace(caller.traceId).filter((s) => s.kind === SERVER && s.attributes['netflows.kept_answer'] === true);
+      expect(kept).toHaveLength(1);
+      expect(kept[0]!.name).toBe('GET /netflows');
+      expect(kept[0]!.parentSpanId).toBe(caller.parentId);
+      expect(kept[0]!.attributes).toMatchObject({
+        'http.request.method': 'GET',
+        'http.route': '/netflows',
+        'url.path': '/netflows',
+        'http.response.status_code': 200,
+        'netflows.cache': 'hit',
+      });
+      const lines = gateway.lines.slice(before).map((line) => JSON.parse(line) as Record<string, unknown>);
+      const requestLines = lines.filter((line) => line.msg === 'request' && line.cache === 'hit');
+      expect(requestLines).toHaveLength(1);
+      expect(requestLines[0]).toMatchObject({ trace_id: caller.traceId, span_id: kept[0]!.spanId });
+      expectNothingSecret(receiver);
+    });
+
     it('shows a stale answer: the failed attempts, each numbered, and the source stale on the server span', async () => {
       await new Promise((resolve) => setTimeout(resolve, 1100));
       nansen.setFault({ kind: 'status', status: 503 });
