@@ -14,12 +14,13 @@ export const CONTENT_TYPES: Record<Format, string> = {
   ndjson: 'application/x-ndjson; charset=utf-8',
 };
 
-const MEDIA_TYPES: Record<string, Format> = {
-  'application/json': 'json',
-  'text/csv': 'csv',
-  'application/x-ndjson': 'ndjson',
-  'application/ndjson': 'ndjson',
-};
+// A Map: a media type a caller sends (`__proto__`, `constructor`) must not find Object.prototype's names.
+const MEDIA_TYPES = new Map<string, Format>([
+  ['application/json', 'json'],
+  ['text/csv', 'csv'],
+  ['application/x-ndjson', 'ndjson'],
+  ['application/ndjson', 'ndjson'],
+]);
 
 /** `format` wins over `Accept`; no Accept means JSON; nothing acceptable is a 406. */
 export function negotiateFormat(formatParam: unknown, accept: string | undefined): Format {
@@ -39,7 +40,8 @@ export function negotiateFormat(formatParam: unknown, accept: string | undefined
     .filter((r) => r.weight > 0)
     .sort((a, b) => b.weight - a.weight || specificity(b.type) - specificity(a.type) || a.index - b.index);
   for (const { type } of ranges) {
-    if (MEDIA_TYPES[type]) return MEDIA_TYPES[type];
+    const format = MEDIA_TYPES.get(type);
+    if (format) return format;
     if (type === '*/*' || type === 'application/*') return 'json';
     if (type === 'text/*') return 'csv';
   }

@@ -41,6 +41,10 @@ describe('negotiateFormat', () => {
     [undefined, 'text/html'],
     [undefined, 'application/xml, image/png'],
     [undefined, 'text/csv;q=0'],
+    // Names of Object.prototype: a 500 the fuzz test found.
+    [undefined, '__proto__'],
+    [undefined, 'constructor'],
+    [undefined, 'hasOwnProperty, toString'],
   ])('format=%s Accept=%s → 406', (format, accept) => {
     expect(() => negotiateFormat(format, accept)).toThrow(ProblemError);
     try {
