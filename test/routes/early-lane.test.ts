@@ -198,6 +198,21 @@ describe('the early lane for kept answers', () => {
     expect(metrics).toMatch(/netflows_response_cache_total\{outcome="hit"\} [1-9]/);
   });
 
+  it('writes the same log line as the route, field for field, but for the time taken', async () => {
+    await overHttp(QUESTION);
+    const requestLines = (from: number) => stack.logs.slice(from).map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request');
+    const lines = stack.logs.length;
+    await overHttp(QUESTION, { 'x-request-id': 'same-line-1' });
+    const [lane] = requestLines(lines);
+    const routeFrom = stack.logs.length;
+    await throughRoute(QUESTION, { 'x-request-id': 'same-line-1' });
+    const [route] = requestLines(routeFrom);
+    expect(route!.cache).toBe('hit');
+    const withoutTimes = ({ time, durationMs, ...rest }: Record<string, unknown>) => ({ ...rest, times: [typeof time, typeof durationMs] });
+    expect(withoutTimes(lane!)).toEqual(withoutTimes(route!));
+    expect(Object.keys(lane!)).toEqual(Object.keys(route!));
+  });
+
   it('leaves to Fastify what it is not sure of: compression, percent-encoding, other paths', async () => {
     await overHttp(QUESTION);
     const before = await laneServed();
