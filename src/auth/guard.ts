@@ -46,18 +46,35 @@ export function callerGuard(callers: CallerMemo, store: BudgetStore, clock: Cloc
   };
 }
 
+/** A caller's policy names and RateLimit-Policy value, made once: the same on every answer to it. */
+interface Policy {
+  names: string[];
+  header: string;
+}
+
+const policies = new WeakMap<CallerToken, Policy>();
+
+function policyOf(caller: CallerToken): Policy {
+  let policy = policies.get(caller);
+  if (policy) return policy;
+  const names = caller.rateLimits.map((l) => `"${l.limit}-per-${Math.round(l.windowMs / 1000)}s"`);
+  const header = caller.rateLimits.map((l, i) => `${names[i]};q=${l.limit};w=${Math.max(1, Math.round(l.windowMs / 1000))}`).join(', ');
+  policy = { names, header };
+  policies.set(caller, policy);
+  return policy;
+}
+
 /** draft-ietf-httpapi-ratelimit-headers: one policy per window; RateLimit for the tightest one. */
 export function rateLimitHeaders(caller: CallerToken, windows: readonly WindowState[]): Record<string, string> {
-  const name = (i: number) => `"${caller.rateLimits[i]!.limit}-per-${Math.round(caller.rateLimits[i]!.windowMs / 1000)}s"`;
-  const policy = caller.rateLimits.map((l, i) => `${name(i)};q=${l.limit};w=${Math.max(1, Math.round(l.windowMs / 1000))}`).join(', ');
+  const policy = policyOf(caller);
   let tightest = 0;
-  windows.forEach((w, i) => {
-    if (w.remaining < windows[tightest]!.remaining) tightest = i;
-  });
+  for (let i = 1; i < windows.length; i++) {
+    if (windows[i]!.remaining < windows[tightest]!.remaining) tightest = i;
+  }
   const w = windows[tightest]!;
   return {
-    'ratelimit-policy': policy,
-    ratelimit: `${name(tightest)};r=${w.remaining};t=${Math.ceil(w.refillsInMs / 1000)}`,
+    'ratelimit-policy': policy.header,
+    ratelimit: `${policy.names[tightest]};r=${w.remaining};t=${Math.ceil(w.refillsInMs / 1000)}`,
   };
 }
 

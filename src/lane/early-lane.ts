@@ -14,6 +14,7 @@ import type { Clock } from '../time.js';
 import type { LaneSpan } from '../tracing/tracing.js';
 import { formatOf } from './format.js';
 import { laneHeaders, notModified } from './headers.js';
+import { hitLogger } from './log-line.js';
 import { MetricChildren } from './metric-children.js';
 
 /** Fastify's own handler: everything the lane does not answer goes there, untouched. */
@@ -99,6 +100,7 @@ type Finish = (req: IncomingMessage, res: ServerResponse, kept: KeptAnswer, star
 /** Writes the answer (or its 304) in one writeHead and one end, then counts and logs it. */
 function finisher({ clock, callers, metrics, logger, span, compressAbove, countRequest }: EarlyLaneOptions): Finish {
   const children = new MetricChildren(metrics, ROUTE);
+  const log = hitLogger(logger, ROUTE);
   const cacheControl = callers ? 'private, max-age=' : 'max-age=';
   return (req, res, kept, started, caller, taken, next) => {
     const now = clock();
@@ -129,20 +131,7 @@ function finisher({ clock, callers, metrics, logger, span, compressAbove, countR
     children.count(req.method!, status, callerName, durationMs / 1000);
     children.hit();
     traced?.end(status);
-    if (logger.isLevelEnabled('info')) {
-      const line = {
-        reqId: id,
-        ...(caller ? { caller: caller.name } : {}),
-        method: req.method,
-        route: ROUTE,
-        path,
-        status,
-        durationMs: Math.round(durationMs * 100) / 100,
-        cache: 'hit',
-        ...traced?.ids,
-      };
-      logger.info(line, 'request');
-    }
+    log({ reqId: id, caller: caller?.name, method: req.method!, path, status, durationMs: Math.round(durationMs * 100) / 100, ids: traced?.ids });
   };
 }
 

@@ -198,6 +198,63 @@ describe('the early lane for kept answers', () => {
     expect(metrics).toMatch(/netflows_response_cache_total\{outcome="hit"\} [1-9]/);
   });
 
+  it('writes the same log line as the route, field for field, but for the time taken', async () => {
+    await overHttp(QUESTION);
+    const requestLines = (from: number) => stack.logs.slice(from).map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request');
+    const lines = stack.logs.length;
+    await overHttp(QUESTION, { 'x-request-id': 'same-line-1' });
+    const [lane] = requestLines(lines);
+    const routeFrom = stack.logs.length;
+    await throughRoute(QUESTION, { 'x-request-id': 'same-line-1' });
+    const [route] = requestLines(routeFrom);
+    expect(route!.cache).toBe('hit');
+    const withoutTimes = ({ time, durationMs, ...rest }: Record<string, unknown>) => ({ ...rest, times: [typeof time, typeof durationMs] });
+    expect(withoutTimes(lane!)).toEqual(withoutTimes(route!));
+    expect(Object.keys(lane!)).toEqual(Object.keys(route!));
+  });
+
+  it('counts its answers in /metrics as the route counts its own: requests, the latency histogram, kept answers', async () => {
+    await overHttp(QUESTION);
+    const miss = await overHttp(QUESTION);
+    const series = (text: string, pattern: string) => Number(new RegExp(`^${pattern} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    const GET = 'route="/netflows",method="GET"';
+    const read = (text: string) => ({
+      ok: series(text, `netflows_http_requests_total\\{${GET},status="200",caller="grafana"\\}`),
+      notModified: series(text, `netflows_http_requests_total\\{${GET},status="304",caller="grafana"\\}`),
+      heads: series(text, 'netflows_http_requests_total\\{route="/netflows",method="HEAD",status="200",caller="grafana"\\}'),
+      count: series(text, `netflows_http_request_duration_seconds_count\\{${GET}\\}`),
+      inf: series(text, `netflows_http_request_duration_seconds_bucket\\{le="\\+Inf",${GET}\\}`),
+      under30s: series(text, `netflows_http_request_duration_seconds_bucket\\{le="30",${GET}\\}`),
+      sum: series(text, `netflows_http_request_duration_seconds_sum\\{${GET}\\}`),
+      headCount: series(text, 'netflows_http_request_duration_seconds_count\\{route="/netflows",method="HEAD"\\}'),
+      kept: series(text, 'netflows_response_cache_total\\{outcome="hit"\\}'),
+      lane: series(text, 'netflows_early_lane_total'),
+    });
+    const before = read(await metricsText());
+    for (let i = 0; i < 3; i++) await overHttp(QUESTION);
+    await overHttp(QUESTION, { 'if-none-match': miss.headers.etag! });
+    await overHttp(QUESTION, {}, 'HEAD');
+    const afterLane = read(await metricsText());
+    expect(afterLane).toEqual({
+      ...before,
+      ok: before.ok + 3,
+      notModified: before.notModified + 1,
+      heads: before.heads + 1,
+      count: before.count + 4,
+      inf: before.inf + 4,
+      under30s: before.under30s + 4,
+      sum: afterLane.sum,
+      headCount: before.headCount + 1,
+      kept: before.kept + 5,
+      lane: before.lane + 5,
+    });
+    expect(afterLane.sum).toBeGreaterThan(before.sum);
+    // The route counts the same request in the same series (its own /metrics scrape is not /netflows).
+    await throughRoute(QUESTION);
+    const afterRoute = read(await metricsText());
+    expect(afterRoute).toMatchObject({ ok: afterLane.ok + 1, count: afterLane.count + 1, inf: afterLane.inf + 1, kept: afterLane.kept + 1, lane: afterLane.lane });
+  });
+
   it('leaves to Fastify what it is not sure of: compression, percent-encoding, other paths', async () => {
     await overHttp(QUESTION);
     const before = await laneServed();
