@@ -308,7 +308,7 @@ function openApiOptions(registry: Registry): SwaggerOptions {
 /** The shared tier (with REDIS_URL), the caches, the budget store and the caller allowances. */
 function sharedState(app: FastifyInstance, deps: AppDeps, registry: Registry, clock: Clock, metrics: Metrics): SharedState {
   const { config } = deps;
-  const shared = config.redisUrl ? connectShared(config, app.log, clock) : undefined;
+  const shared = config.redisUrl ? connectShared(config, registry, app.log, clock) : undefined;
   if (shared) {
     app.addHook('onReady', () => shared.redis.waitUntilReady(2000));
     app.addHook('onClose', () => shared.redis.close());
@@ -459,11 +459,11 @@ export function createUpstreamCache(config: Config<Registry>, clock: Clock, shar
 }
 
 /** One Redis connection per process, the shared budget store (with its local fallback) and the cache tier. */
-function connectShared(config: Config<Registry>, logger: FastifyBaseLogger, clock: Clock): Shared {
+function connectShared(config: Config<Registry>, registry: Registry, logger: FastifyBaseLogger, clock: Clock): Shared {
   const redis = new RedisConnection({ url: config.redisUrl!, keyPrefix: config.redisKeyPrefix, commandTimeoutMs: config.redisCommandTimeoutMs, logger });
   return {
     redis,
     store: new FailoverBudgetStore(new RedisBudgetStore(redis), redis, config.gatewayReplicas, clock),
-    tier: new RedisCacheTier(redis),
+    tier: new RedisCacheTier(redis, undefined, new Map(registry.flatMap((d) => (d.cacheCodec ? [[d.id, d.cacheCodec] as const] : [])))),
   };
 }

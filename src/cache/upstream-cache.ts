@@ -14,6 +14,18 @@ export interface CacheEntry<V> {
   refreshFailed?: StaleReason;
 }
 
+/** An entry as the shared tier holds it: with the size the replica that loaded it counted, so a reader need not measure it again. */
+export type SharedEntry<V> = CacheEntry<V> & { sizeBytes: number };
+
+/**
+ * How the values under one key prefix (the text before the first `|`) are held in the shared tier:
+ * a smaller form that parses into fewer objects. `decode` throws on a shape it does not know.
+ */
+export interface ValueCodec<V = unknown> {
+  encode(value: V): unknown;
+  decode(encoded: unknown): V;
+}
+
 /** What a loader hands back: the value, how long it stays fresh, and its size for the memory bound. */
 export interface Loaded<V> {
   value: V;
@@ -29,8 +41,8 @@ export interface Loaded<V> {
  * for itself).
  */
 export interface SharedCacheTier {
-  get<V>(key: string): Promise<CacheEntry<V> | undefined>;
-  set<V>(key: string, entry: CacheEntry<V>, keepForMs: number): Promise<void>;
+  get<V>(key: string): Promise<SharedEntry<V> | undefined>;
+  set<V>(key: string, entry: SharedEntry<V>, keepForMs: number): Promise<void>;
   /** The right to load `key` for `ms`: a token, or undefined while another replica holds it. */
   lease(key: string, ms: number): Promise<string | undefined>;
   unlease(key: string, token: string): Promise<void>;
@@ -132,7 +144,7 @@ export class UpstreamCache {
     const shared = await this.options.shared.get<V>(key);
     if (!shared || this.usability(shared) === 'expired') return undefined;
     const failed = this.usability(shared) === 'fresh' ? undefined : await this.options.shared.failure(key, shared.storedAt);
-    const entry: StoredEntry = { ...shared, sizeBytes: approximateSize(shared.value), ...(failed ? { refreshFailed: failed } : {}) };
+    const entry: StoredEntry = failed ? { ...shared, refreshFailed: failed } : shared;
     this.lru.set(key, entry, { ttl: this.keepForMs(shared.freshUntil - this.options.clock()) });
     return entry as CacheEntry<V>;
   }
@@ -159,7 +171,7 @@ export class UpstreamCache {
     const entry: StoredEntry = { value: loaded.value, storedAt: now, freshUntil: now + loaded.freshForMs, sizeBytes: loaded.sizeBytes };
     const ttl = this.keepForMs(loaded.freshForMs);
     this.lru.set(key, entry, { ttl });
-    void this.options.shared?.set(key, { value: entry.value, storedAt: now, freshUntil: entry.freshUntil }, ttl).catch(() => undefined);
+    void this.options.shared?.set(key, { value: entry.value, storedAt: now, freshUntil: entry.freshUntil, sizeBytes: entry.sizeBytes }, ttl).catch(() => undefined);
     return entry as CacheEntry<V>;
   }
 
@@ -253,7 +265,7 @@ export class UpstreamCache {
     const now = this.options.clock();
     const entry: StoredEntry = { value: loaded.value, storedAt: now, freshUntil: now + loaded.freshForMs, sizeBytes: loaded.sizeBytes, fetched: true };
     if (this.options.shared) {
-      await this.options.shared.set(key, { value: entry.value, storedAt: entry.storedAt, freshUntil: entry.freshUntil }, this.keepForMs(loaded.freshForMs));
+      await this.options.shared.set(key, { value: entry.value, storedAt: entry.storedAt, freshUntil: entry.freshUntil, sizeBytes: entry.sizeBytes }, this.keepForMs(loaded.freshForMs));
     }
     return entry;
   }
@@ -269,7 +281,7 @@ export class UpstreamCache {
     const giveUpAt = performance.now() + leaseMs + 1000;
     const freshStored = async () => {
       const stored = await shared.get<unknown>(key);
-      return stored && stored.freshUntil > this.options.clock() ? { ...stored, sizeBytes: approximateSize(stored.value) } : undefined;
+      return stored && stored.freshUntil > this.options.clock() ? stored : undefined;
     };
     for (;;) {
       const stored = await freshStored();

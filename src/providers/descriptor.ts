@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { BudgetPolicy } from '../budget/index.js';
-import type { UpstreamCache } from '../cache/upstream-cache.js';
+import type { UpstreamCache, ValueCodec } from '../cache/upstream-cache.js';
 import type { EnvReader } from '../env.js';
 import type { History } from '../history/history.js';
 import type { NumberRange, Provider, SnapshotWindow, SourceId } from '../model.js';
@@ -104,6 +104,8 @@ export interface ProviderDescriptor<Id extends SourceId = SourceId, C extends Up
   /** Assets asked for when the caller names none, as /catalog shows them. */
   defaultAssets(config: C): readonly string[];
   budget(config: C): BudgetPolicy;
+  /** How the shared tier holds its cache values (keys `<id>|…`); default: as they are, in JSON. */
+  readonly cacheCodec?: ValueCodec;
   create(deps: ProviderDeps<C>): Provider;
 }
 

@@ -1,40 +1,60 @@
 import { randomUUID } from 'node:crypto';
-import type { CacheEntry, SharedCacheTier } from '../cache/upstream-cache.js';
+import type { SharedCacheTier, SharedEntry, ValueCodec } from '../cache/upstream-cache.js';
 import type { StaleReason } from '../errors.js';
 import type { RedisConnection } from './connection.js';
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+/** The entry as stored: `v`alue (in its prefix's codec's form, if any), `s`ize in memory (bytes), `t`imes. */
+interface StoredForm {
+  v: unknown;
+  s: number;
+  t: [storedAt: number, freshUntil: number];
+}
+
 /**
- * The shared cache tier in Redis: entries as JSON with their freshness (the value is data
- * in our terms, never a key), bounded in size, kept for their fresh and stale windows;
- * and a lease per key (SET NX PX) for cross-replica single-flight. Any Redis trouble reads
- * as a miss and grants the lease, so every replica can always answer on its own.
+ * The shared cache tier in Redis: entries as JSON with their freshness and size (the value
+ * is data in our terms, never a key), in a codec's compact form where its prefix has one,
+ * bounded in size, kept for their fresh and stale windows; one GET reads an entry. And a
+ * lease per key (SET NX PX) for cross-replica single-flight. Any Redis trouble reads as a
+ * miss and grants the lease, so every replica can always answer on its own.
  */
 export class RedisCacheTier implements SharedCacheTier {
   constructor(
     private readonly redis: RedisConnection,
     /** Larger entries stay in the replica's own memory only (bytes of JSON). */
     private readonly maxEntryBytes = 8 * 1024 * 1024,
+    /** By key prefix. */
+    private readonly codecs: ReadonlyMap<string, ValueCodec> = new Map(),
   ) {}
 
-  async get<V>(key: string): Promise<CacheEntry<V> | undefined> {
+  async get<V>(key: string): Promise<SharedEntry<V> | undefined> {
     try {
-      const text = await this.redis.run((c) => c.get(`cache:${key}`));
-      return text === null ? undefined : (JSON.parse(text) as CacheEntry<V>);
+      const text = await this.redis.run((c) => c.get(entryKey(key)));
+      if (text === null) return undefined;
+      const stored = JSON.parse(text) as StoredForm;
+      const codec = this.codecOf(key);
+      return { value: (codec ? codec.decode(stored.v) : stored.v) as V, storedAt: stored.t[0], freshUntil: stored.t[1], sizeBytes: stored.s };
     } catch {
       return undefined;
     }
   }
 
-  async set<V>(key: string, entry: CacheEntry<V>, keepForMs: number): Promise<void> {
-    const text = JSON.stringify(entry);
+  async set<V>(key: string, entry: SharedEntry<V>, keepForMs: number): Promise<void> {
+    const codec = this.codecOf(key);
+    const stored: StoredForm = { v: codec ? codec.encode(entry.value) : entry.value, s: entry.sizeBytes, t: [entry.storedAt, entry.freshUntil] };
+    const text = JSON.stringify(stored);
     if (text.length > this.maxEntryBytes) return;
     try {
-      await this.redis.run((c) => c.set(`cache:${key}`, text, 'PX', Math.max(1, Math.ceil(keepForMs))));
+      await this.redis.run((c) => c.set(entryKey(key), text, 'PX', Math.max(1, Math.ceil(keepForMs))));
     } catch {
       // the entry stays local; the next replica to miss loads it again
     }
+  }
+
+  private codecOf(key: string): ValueCodec | undefined {
+    const bar = key.indexOf('|');
+    return bar < 0 ? undefined : this.codecs.get(key.slice(0, bar));
   }
 
   async lease(key: string, ms: number): Promise<string | undefined> {
@@ -73,4 +93,9 @@ export class RedisCacheTier implements SharedCacheTier {
       // the lease runs out by itself
     }
   }
+}
+
+/** `v2`: the stored form above; replicas of the plain-JSON form (`cache:`) and of this one never read each other's entries. */
+function entryKey(key: string): string {
+  return `cache:v2:${key}`;
 }

@@ -278,8 +278,8 @@ describe.each(stores)('%s budget store', (_name, make) => {
 describe('RedisCacheTier', () => {
   it('stores entries with their freshness and grants one lease at a time', async () => {
     const tier = new RedisCacheTier(connection);
-    await tier.set('entry', { value: { rows: [1, 2] }, storedAt: 1, freshUntil: 2 }, 60_000);
-    expect(await tier.get('entry')).toEqual({ value: { rows: [1, 2] }, storedAt: 1, freshUntil: 2 });
+    await tier.set('entry', { value: { rows: [1, 2] }, storedAt: 1, freshUntil: 2, sizeBytes: 90 }, 60_000);
+    expect(await tier.get('entry')).toEqual({ value: { rows: [1, 2] }, storedAt: 1, freshUntil: 2, sizeBytes: 90 });
     const token = await tier.lease('entry', 5000);
     expect(token).toBeDefined();
     expect(await tier.lease('entry', 5000)).toBeUndefined();
@@ -291,7 +291,7 @@ describe('RedisCacheTier', () => {
 
   it('keeps entries over its size bound local', async () => {
     const tier = new RedisCacheTier(connection, 100);
-    await tier.set('big', { value: 'x'.repeat(200), storedAt: 1, freshUntil: 2 }, 60_000);
+    await tier.set('big', { value: 'x'.repeat(200), storedAt: 1, freshUntil: 2, sizeBytes: 464 }, 60_000);
     expect(await tier.get('big')).toBeUndefined();
   });
 });

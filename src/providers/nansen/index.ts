@@ -3,6 +3,7 @@ import { COHORTS, NANSEN_CHAINS } from './catalog.js';
 import { NANSEN_CREDITS_PER_CALL, NANSEN_FAILURES, readNansenCredits, readNansenLimits } from './client.js';
 import { readNansenConfig, type NansenConfig } from './config.js';
 import { NANSEN_PARAMS, type NansenFilters } from './params.js';
+import { nansenPageCodec } from './page-codec.js';
 import { createNansenProvider } from './provider.js';
 
 /** Nansen documents no parallel cap; this keeps a burst from arriving at once. */
@@ -38,5 +39,6 @@ export const nansen: ProviderDescriptor<'nansen', NansenConfig, NansenFilters> =
     credits: { costPerCall: NANSEN_CREDITS_PER_CALL, reserve: config.creditReserve, dailyCap: config.dailyCreditCap, read: readNansenCredits },
     recordedHeaders: /^x-nansen-credits|^x-nansen-ratelimit-scope$/,
   }),
+  cacheCodec: nansenPageCodec,
   create: createNansenProvider,
 };

@@ -10,20 +10,13 @@ import { COHORT_BY_ENTITY, NANSEN_CHAIN_SET, type Cohort } from './catalog.js';
 import { fetchNetflowPage, NANSEN_CREDITS_PER_CALL, type NetflowRequestBody } from './client.js';
 import { asOfFromHistory, seriesFromHistory, snapshotOf, type StoreRead } from './history.js';
 import { decodeNetflowRows, toRecords, type TokenFlows } from './normalize.js';
+import type { CachedPage } from './page-codec.js';
 import { recorderQuery, recordingOf, RECORDER_PER_PAGE } from './recorder.js';
 
 /** Every page costs credits: read at most this many per cohort and question. */
 export const MAX_PAGES = 10;
 export const MAX_PER_PAGE = 1000;
 const SMALL_PAGE = 100;
-
-/** One page as the cache holds it. */
-interface CachedPage {
-  tokens: TokenFlows[];
-  isLastPage: boolean;
-  /** When the answer arrived (ms): the end of its windows, and the time the history recorded it at. */
-  fetchedAt: number;
-}
 
 type PageLoader = (body: NetflowRequestBody, meter: CreditMeter, signal?: AbortSignal) => () => Promise<Loaded<CachedPage>>;
 
