@@ -1,23 +1,16 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, startupWarnings } from '../src/config.js';
+import { loadConfig, startupWarnings } from '../src/config.js';
 import { COINMETRICS_COMMUNITY_URL, COINMETRICS_PRO_URL } from '../src/providers/coinmetrics/config.js';
 import { parseRateLimits } from '../src/ratelimit.js';
 import { parseCallerTokens } from '../src/auth/callers.js';
+import { configProblems } from './config-problems.js';
 
 const noFiles = (path: string): string => {
   throw Object.assign(new Error(`ENOENT ${path}`), { code: 'ENOENT' });
 };
 
-function problems(env: Record<string, string>, readFile = noFiles): string[] {
-  try {
-    loadConfig(env, readFile);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
+const problems = (env: Record<string, string>, readFile = noFiles) => configProblems(env, readFile);
 
 describe('loadConfig', () => {
   it('defaults to the Community API without a key and disables Nansen', () => {

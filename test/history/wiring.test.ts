@@ -3,23 +3,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import { History } from '../../src/history/history.js';
-import { NOW, startStack, type Stack } from '../helpers.js';
+import { loadConfig } from '../../src/config.js';
+import { History, type HistoryOptions } from '../../src/history/history.js';
+import { NOW, startStack, type Stack, type StackOptions } from '../helpers.js';
 import { HOUR, ManualTimer } from './helpers.js';
+import { configProblems } from '../config-problems.js';
 
 const ADMIN = 'admin-token-for-wiring-tests';
 const admin = { authorization: `Bearer ${ADMIN}` };
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('history configuration', () => {
   it('defaults to an embedded store in ./data, kept 400 days, without recorder sets', () => {
@@ -49,7 +41,7 @@ describe('history configuration', () => {
   });
 
   it('names every bad history variable, never echoing the database URL', () => {
-    const found = problems({
+    const found = configProblems({
       HISTORY: 'maybe',
       DATABASE_URL: 'mysql://gw:s3cret@db/netflows',
       DATABASE_POOL_SIZE: '0',
@@ -92,19 +84,27 @@ describe('a gateway with HISTORY=off', () => {
   });
 });
 
-describe('a gateway whose history store is still opening', () => {
-  let stack: Stack | undefined;
-  let history: History | undefined;
-  let giveUp: (() => void) | undefined;
+/** A History whose store never opens, and a stack over it; both closed after each test. */
+function unopenedStore() {
+  const held: { stack?: Stack; history?: History; giveUp?: () => void } = {};
   afterEach(async () => {
-    await stack?.close();
-    giveUp?.();
-    await history?.close();
+    await held.stack?.close();
+    held.giveUp?.();
+    await held.history?.close();
   });
+  return {
+    history: (options: Partial<HistoryOptions> = {}) =>
+      (held.history = new History({ open: () => new Promise((_, reject) => (held.giveUp = () => reject(new Error('never opened')))), ...options })),
+    stack: async (options: StackOptions) => (held.stack = await startStack(options)),
+  };
+}
+
+describe('a gateway whose history store is still opening', () => {
+  const unopened = unopenedStore();
 
   it('is ready and serves live answers; what needs the store is a 503 history_unavailable with Retry-After', async () => {
-    history = new History({ open: () => new Promise((_, reject) => (giveUp = () => reject(new Error('never opened')))), retryAfterMs: 4000 });
-    stack = await startStack({ history, env: { ADMIN_TOKEN: ADMIN } });
+    const history = unopened.history({ retryAfterMs: 4000 });
+    const stack = await unopened.stack({ history, env: { ADMIN_TOKEN: ADMIN } });
     expect((await stack.app.inject({ url: '/readyz' })).statusCode).toBe(200);
     expect((await stack.app.inject({ url: '/netflows?window=7d&limit=5' })).statusCode).toBe(200);
     // Coin Metrics days come from the upstream while the store cannot answer.
@@ -128,19 +128,12 @@ describe('a gateway whose history store is still opening', () => {
 });
 
 describe('the recorder without a store to claim the hour in', () => {
-  let stack: Stack | undefined;
-  let history: History | undefined;
-  let giveUp: (() => void) | undefined;
-  afterEach(async () => {
-    await stack?.close();
-    giveUp?.();
-    await history?.close();
-  });
+  const unopened = unopenedStore();
 
   it('skips the hour, each set with the reason in the log, and spends nothing', async () => {
-    history = new History({ open: () => new Promise((_, reject) => (giveUp = () => reject(new Error('never opened')))) });
+    const history = unopened.history();
     const timer = new ManualTimer();
-    stack = await startStack({ history, timer: timer.timer, env: { NANSEN_RECORD: 'smart_money@all,smart_money:fund@base' } });
+    const stack = await unopened.stack({ history, timer: timer.timer, env: { NANSEN_RECORD: 'smart_money@all,smart_money:fund@base' } });
     await stack.app.ready();
     expect(timer.waiting).toContain(HOUR);
     stack.clock.now = NOW + HOUR;

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
+import { configProblems } from '../config-problems.js';
 
-function problems(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return [...(error as ConfigError).problems];
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('the OTEL_* variables the gateway reads itself', () => {
   it('leave tracing off without an OTLP endpoint, or when the SDK or the exporter is turned off', () => {
@@ -30,7 +22,7 @@ describe('the OTEL_* variables the gateway reads itself', () => {
 
   it('refuse gRPC, an endpoint that is not an http(s) URL (without echoing it), and unknown switches', () => {
     expect(
-      problems({
+      configProblems({
         OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317?token=s3cret',
         OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
         OTEL_PROPAGATE_UPSTREAM: 'yes',
