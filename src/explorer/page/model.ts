@@ -1,4 +1,9 @@
-// What the page reads from /catalog and /netflows (the fields it uses).
+// What the page reads from /catalog and /netflows (the fields it uses). The record is the
+// gateway's own type: a type-only import, so nothing of src/model.ts is bundled.
+
+import type { NetflowRecord } from '../../model.js';
+
+export type { NetflowRecord };
 
 export interface Catalog {
   sources: { source: string; enabled: boolean; detail: string }[];
@@ -10,21 +15,6 @@ export interface Catalog {
   default_assets: Record<string, string[]>;
 }
 
-export interface NetflowRecord {
-  source: string;
-  entity_type: string;
-  entity: string;
-  asset: string;
-  chain: string | null;
-  token_address: string | null;
-  window: string;
-  period_start: string;
-  period_end: string;
-  net_flow_native: number | null;
-  net_flow_usd: number | null;
-  market_cap_usd: number | null;
-  trader_count: number | null;
-}
 
 export interface SourceStatus {
   source: string;
