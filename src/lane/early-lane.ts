@@ -34,7 +34,7 @@ export interface EarlyLaneOptions {
   /** Counts the lane's requests on their connections, so a drain never cuts one under way. */
   countRequest: (socket: Socket, delta: number) => void;
   /** With tracing on: the request's server span, made here since Fastify's instrumentation never sees it. */
-  span?: (req: IncomingMessage, path: string) => LaneSpan;
+  span?: (req: IncomingMessage, startedAt: number) => LaneSpan;
 }
 
 const ROUTE = '/netflows';
@@ -110,7 +110,7 @@ function finisher({ clock, callers, metrics, logger, span, compressAbove, countR
     const block = laneHeaders(answer, compressAbove);
     const id = requestId(req);
     const path = pathOf(req.url!);
-    const traced = span?.(req, path);
+    const traced = span?.(req, started);
     const headers: string[] = ['x-request-id', id];
     if (caller && taken) {
       const limits = rateLimitHeaders(caller, taken.windows);
@@ -131,7 +131,7 @@ function finisher({ clock, callers, metrics, logger, span, compressAbove, countR
     children.count(req.method!, status, callerName, durationMs / 1000);
     children.hit();
     traced?.end(status);
-    log({ reqId: id, caller: caller?.name, method: req.method!, path, status, durationMs: Math.round(durationMs * 100) / 100, ids: traced?.ids });
+    log({ reqId: id, caller: caller?.name, method: req.method!, path, status, durationMs: Math.round(durationMs * 100) / 100, ids: traced });
   };
 }
 

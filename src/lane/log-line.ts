@@ -65,7 +65,7 @@ function pinoObject(line: HitLine, route: string): Record<string, unknown> {
     status: line.status,
     durationMs: line.durationMs,
     cache: 'hit',
-    ...line.ids,
+    ...(line.ids ? { trace_id: line.ids.trace_id, span_id: line.ids.span_id } : {}),
   };
 }
 

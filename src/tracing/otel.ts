@@ -10,6 +10,8 @@ import { UndiciInstrumentation, type UndiciRequest } from '@opentelemetry/instru
 import { defaultResource, detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { keptSpans } from './kept-spans.js';
+import { samplerFromEnv } from './sampler.js';
 import type { OtlpProtocol, TracingSettings } from './settings.js';
 import { activeSpanIds, attemptTracer, laneSpans, requestSpans, serverSpanName, tracedDatabase } from './spans.js';
 import type { Tracing } from './tracing.js';
@@ -22,32 +24,33 @@ const UNTRACED_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
 /**
  * The SDK with the OTLP/HTTP exporter the protocol names, the W3C trace-context propagator, and the
  * Fastify, undici, ioredis and pg instrumentations. The SDK reads the standard variables
- * itself: the endpoints, headers, timeout and compression (exporter), OTEL_TRACES_SAMPLER(_ARG)
- * and the span limits (provider), OTEL_BSP_* (batch processor), OTEL_SERVICE_NAME and
- * OTEL_RESOURCE_ATTRIBUTES (resource).
+ * itself: the endpoints, headers, timeout and compression (exporter), the span limits
+ * (provider), OTEL_BSP_* (batch processor), OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+ * (resource); OTEL_TRACES_SAMPLER(_ARG) is read once here, for the provider and the
+ * kept-answer spans (kept-spans.ts) alike.
  */
 export async function startOpenTelemetry(settings: TracingSettings): Promise<Tracing> {
   // ioredis and pg are patched as they are imported; the ESM loader hook must be in place first.
   register('import-in-the-middle/hook.mjs', import.meta.url, { data: { include: ['ioredis', 'pg', 'pg-pool'] } });
-  const provider = new NodeTracerProvider({
-    resource: defaultResource()
-      .merge(resourceFromAttributes({ 'service.name': SERVICE, 'service.version': packageVersion() }))
-      .merge(detectResources({ detectors: [envDetector] })),
-    spanProcessors: [new BatchSpanProcessor(await exporterFor(settings.protocol))],
-  });
+  const resource = defaultResource()
+    .merge(resourceFromAttributes({ 'service.name': SERVICE, 'service.version': packageVersion() }))
+    .merge(detectResources({ detectors: [envDetector] }));
+  const sampler = samplerFromEnv();
+  const provider = new NodeTracerProvider({ resource, sampler, spanProcessors: [new BatchSpanProcessor(await exporterFor(settings.protocol))] });
   // Trace context only: a caller's baggage is not ours to pass on to third parties.
   const w3c = new W3CTraceContextPropagator();
   provider.register({ propagator: settings.propagateUpstream ? w3c : new ExtractOnly(w3c) });
   registerInstrumentations({ tracerProvider: provider, instrumentations: instrumentations() });
   const tracer = provider.getTracer(SERVICE);
+  const kept = settings.protocol === 'http/protobuf' ? keptSpans({ sampler, resource, scope: { name: SERVICE } }) : undefined;
   return {
     logFields: activeSpanIds,
     upstream: attemptTracer(tracer),
     requestSpans,
-    laneSpan: laneSpans(tracer),
+    laneSpan: kept ? kept.start : laneSpans(tracer),
     traceDatabase: (database) => tracedDatabase(database, tracer),
     // A collector that is away must not hold the exit: what is not exported by then is lost.
-    shutdown: () => Promise.race([provider.shutdown(), sleep(SHUTDOWN_FLUSH_MS)]),
+    shutdown: () => Promise.race([Promise.all([provider.shutdown(), kept?.shutdown()]).then(() => undefined), sleep(SHUTDOWN_FLUSH_MS)]),
   };
 }
 

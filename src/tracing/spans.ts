@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from '@opentelemetry/api';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -53,7 +54,7 @@ export function serverSpanName(span: Span, request: FastifyRequest): void {
   span.setAttribute('url.path', request.url.split('?', 1)[0]!.slice(0, 200));
 }
 
-const KEPT_ANSWER: Attributes = { [ATTR.cache]: 'hit', [ATTR.keptAnswer]: true };
+export const KEPT_ANSWER: Attributes = { [ATTR.cache]: 'hit', [ATTR.keptAnswer]: true };
 
 /**
  * On /netflows, the cache outcome on the server span: the one string the request's log line
@@ -88,17 +89,20 @@ function cacheAttributes(outcome: string, reply: FastifyReply): Attributes {
 /**
  * The server span of a kept answer served by the early lane, as @fastify/otel would make it
  * for the route (name, kind, the caller's `traceparent` as parent, method, route, path,
- * status) with the kept-answer attributes; one span and nothing else per request.
+ * status) with the kept-answer attributes, through the SDK: for OTLP/JSON, where
+ * kept-spans.ts's protobuf encoding does not apply.
  */
-export function laneSpans(tracer: Tracer): (req: IncomingMessage, path: string) => LaneSpan {
-  return (req, path) => {
+export function laneSpans(tracer: Tracer): (req: IncomingMessage, startedAt: number) => LaneSpan {
+  return (req, startedAt) => {
     // No trace context sent (most callers): nothing to extract.
     const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
-    const attributes = { 'http.request.method': req.method, 'http.route': '/netflows', 'url.path': path, ...KEPT_ANSWER };
-    const span = tracer.startSpan(req.method === 'HEAD' ? 'HEAD /netflows' : 'GET /netflows', { kind: SpanKind.SERVER, attributes }, parent);
+    const attributes = { 'http.request.method': req.method, 'http.route': '/netflows', 'url.path': '/netflows', ...KEPT_ANSWER };
+    const name = req.method === 'HEAD' ? 'HEAD /netflows' : 'GET /netflows';
+    const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes, startTime: performance.timeOrigin + startedAt }, parent);
     const { traceId, spanId } = span.spanContext();
     return {
-      ids: { trace_id: traceId, span_id: spanId },
+      trace_id: traceId,
+      span_id: spanId,
       end: (status) => {
         span.setAttribute('http.response.status_code', status);
         span.end();

@@ -14,16 +14,17 @@ export interface Tracing {
   upstream: AttemptTracer;
   /** Puts each request's cache outcome on its server span. */
   requestSpans: FastifyPluginAsync;
-  /** The server span of a request the early lane answers (a kept answer): Fastify's instrumentation never sees those. */
-  laneSpan(req: IncomingMessage, path: string): LaneSpan;
+  /** The server span of a request the early lane answers (a kept answer), begun at `startedAt` (performance.now()): Fastify's instrumentation never sees those. */
+  laneSpan(req: IncomingMessage, startedAt: number): LaneSpan;
   /** A span per history read and write, for a database that has no instrumentation of its own (PGlite). */
   traceDatabase(database: SqlDatabase): SqlDatabase;
   /** Exports what is still buffered, then stops. */
   shutdown(): Promise<void>;
 }
 
-/** A kept answer's server span: its ids for the log line, ended with the status sent. */
+/** A kept answer's server span: its ids (for the log line), ended with the status sent. */
 export interface LaneSpan {
-  ids: { trace_id: string; span_id: string };
+  trace_id: string;
+  span_id: string;
   end(status: number): void;
 }

@@ -249,6 +249,45 @@ describe('OTEL_PROPAGATE_UPSTREAM=on', () => {
   }, 30_000);
 });
 
+describe('kept answers\' spans in batches of OTEL_BSP_MAX_EXPORT_BATCH_SIZE', () => {
+  it('exports every sampled hit once, in its own trace, across batches that reuse their buffers', async () => {
+    const [cm, nansen, receiver] = await Promise.all([startCoinMetricsSim({ apiKey: CM_KEY }), startNansenSim({ apiKey: NANSEN_KEY }), OtlpReceiver.start()]);
+    const gateway = await startGateway(gatewayEnv(cm, nansen, receiver, { NANSEN_TTL_S: '600', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '3', OTEL_BSP_SCHEDULE_DELAY: '20' }));
+    try {
+      const question = '/netflows?window=24h&limit=3';
+      expect(await get(gateway, question, traceparent().header)).toBe(200);
+      const callers = Array.from({ length: 11 }, () => traceparent());
+      for (const [i, caller] of callers.entries()) {
+        const headers = { traceparent: caller.header, ...(i === 4 ? { tracestate: 'vendor=opaque-4' } : {}) };
+        const response = await request(`${gateway.base}${question}`, { method: i === 7 ? 'HEAD' : 'GET', headers });
+        await response.body.dump();
+        expect(response.statusCode).toBe(200);
+      }
+      // A caller that did not sample its trace: parent-based sampling records nothing of it.
+      const unsampled = traceparent();
+      expect(await get(gateway, question, unsampled.header.replace(/-01$/, '-00'))).toBe(200);
+      await receiver.waitFor(() => callers.every((caller) => receiver.trace(caller.traceId).length > 0));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      for (const [i, caller] of callers.entries()) {
+        const spans = receiver.trace(caller.traceId);
+        expect(spans, `caller ${i}`).toHaveLength(1);
+        expect(spans[0]).toMatchObject({ name: i === 7 ? 'HEAD /netflows' : 'GET /netflows', kind: SERVER, parentSpanId: caller.parentId });
+        expect(spans[0]!.attributes).toMatchObject({ 'http.request.method': i === 7 ? 'HEAD' : 'GET', 'netflows.kept_answer': true, 'http.response.status_code': 200 });
+        expect(spans[0]!.resource['service.name']).toBe('netflows-under-test');
+      }
+      expect(receiver.trace(unsampled.traceId)).toEqual([]);
+      const hitLines = gateway.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line.msg === 'request' && line.cache === 'hit');
+      expect(hitLines.map((line) => line.trace_id)).toEqual([...callers.map((caller) => caller.traceId), unsampled.traceId]);
+      expect(new Set(hitLines.map((line) => line.span_id)).size).toBe(hitLines.length);
+      const laneBodies = receiver.bodies.filter((body) => body.raw.includes(Buffer.from('netflows.kept_answer')));
+      expect(laneBodies.length).toBeGreaterThanOrEqual(4);
+    } finally {
+      await gateway.stop();
+      await Promise.all([cm.close(), nansen.close(), receiver.close()]);
+    }
+  }, 30_000);
+});
+
 describe('SIGTERM with a collector that never answers', () => {
   it('still exits 0 at once (regression: the last export held the exit for the exporter\'s whole timeout)', async () => {
     const cm = await startCoinMetricsSim({ apiKey: CM_KEY });
