@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,5 +41,17 @@ describe('batchedDestination', () => {
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
     expect(child.stderr).toBe('');
     expect(child.stdout).toBe('{"a":1}\n{"b":2}\n');
+  });
+
+  it('exits at once when nobody reads its stdout any more (regression: the exit flush retried a broken pipe forever)', async () => {
+    const script = `import { batchedDestination } from './src/log-destination.ts'; const d = batchedDestination(1); const line = '{"pad":"' + 'x'.repeat(200) + '"}\\n'; process.stdin.once('data', () => { for (let i = 0; i < 2000; i++) d.write(line); process.exit(0); }); process.stdout.write('ready\\n');`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    // The reader goes away: every later write to the pipe fails with EPIPE.
+    child.stdout.destroy();
+    child.stdin.write('go\n');
+    const exited = await Promise.race([new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))), sleep(5000).then(() => 'still running' as const)]);
+    if (exited === 'still running') child.kill('SIGKILL');
+    expect(exited).toBe(0);
   });
 });
