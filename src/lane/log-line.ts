@@ -50,7 +50,8 @@ export function hitLogger(logger: Logger, route: string): HitLogger {
     text += `,"reqId":${JSON.stringify(line.reqId)}`;
     if (line.caller !== undefined) text += `,"caller":${JSON.stringify(line.caller)}`;
     text += `,"method":${JSON.stringify(line.method)}${fixedRoute},"path":${JSON.stringify(line.path)},"status":${line.status},"durationMs":${line.durationMs},"cache":"hit"`;
-    if (line.ids) text += `,"trace_id":${JSON.stringify(line.ids.trace_id)},"span_id":${JSON.stringify(line.ids.span_id)}`;
+    // W3C ids are lowercase hex: nothing in them to escape.
+    if (line.ids) text += `,"trace_id":"${line.ids.trace_id}","span_id":"${line.ids.span_id}"`;
     (internals[S.streamSym] as { write(text: string): void }).write(text + message + (internals[S.endSym] as string));
   };
 }
