@@ -9,7 +9,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import { SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base';
 import { keyValues, lengthDelimited, resourceField, scopeField, stringField, tag, varint, writeUnixNanos } from './otlp-proto.js';
-import { KEPT_ANSWER } from './spans.js';
+import { keptAnswerAttributes } from './spans.js';
 import type { LaneSpan } from './tracing.js';
 
 /** The kept answers' server spans, and the flush of what is still waiting at exit. */
@@ -102,16 +102,15 @@ export interface Blocks {
 /** The parts of every kept-answer span and export request that never change. */
 export function keptSpanBlocks({ resource, scope }: Pick<KeptSpanOptions, 'resource' | 'scope'>): Blocks {
   const byMethod = <T>(make: (method: Method) => T): Record<Method, T> => ({ GET: make('GET'), HEAD: make('HEAD') });
-  const attributesOf = (method: Method): Attributes => ({ 'http.request.method': method, 'http.route': ROUTE, 'url.path': ROUTE, ...KEPT_ANSWER });
   const head = (method: Method) => Buffer.concat([stringField(5, `${method} ${ROUTE}`), tag(6, 0), varint(SpanKind.SERVER + 1)]);
   const unsetStatus = Buffer.concat([tag(3, 0), varint(0)]);
   return {
     name: byMethod((method) => `${method} ${ROUTE}`),
-    attributeValues: byMethod(attributesOf),
+    attributeValues: byMethod(keptAnswerAttributes),
     head: byMethod(head),
     tail: remembered((method, status) =>
       Buffer.concat([
-        keyValues(9, { ...attributesOf(method), 'http.response.status_code': status }),
+        keyValues(9, { ...keptAnswerAttributes(method), 'http.response.status_code': status }),
         ...[10, 12, 14].flatMap((dropped) => [tag(dropped, 0), varint(0)]),
         lengthDelimited(15, unsetStatus),
         tag(16, 5),

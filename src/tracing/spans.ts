@@ -54,7 +54,12 @@ export function serverSpanName(span: Span, request: FastifyRequest): void {
   span.setAttribute('url.path', request.url.split('?', 1)[0]!.slice(0, 200));
 }
 
-export const KEPT_ANSWER: Attributes = { [ATTR.cache]: 'hit', [ATTR.keptAnswer]: true };
+const KEPT_ANSWER: Attributes = { [ATTR.cache]: 'hit', [ATTR.keptAnswer]: true };
+
+/** A kept answer's server span attributes, as the route's span would have them, but its status code. */
+export function keptAnswerAttributes(method: string): Attributes {
+  return { 'http.request.method': method, 'http.route': '/netflows', 'url.path': '/netflows', ...KEPT_ANSWER };
+}
 
 /**
  * On /netflows, the cache outcome on the server span: the one string the request's log line
@@ -96,7 +101,7 @@ export function laneSpans(tracer: Tracer): (req: IncomingMessage, startedAt: num
   return (req, startedAt) => {
     // No trace context sent (most callers): nothing to extract.
     const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
-    const attributes = { 'http.request.method': req.method, 'http.route': '/netflows', 'url.path': '/netflows', ...KEPT_ANSWER };
+    const attributes = keptAnswerAttributes(req.method!);
     const name = req.method === 'HEAD' ? 'HEAD /netflows' : 'GET /netflows';
     const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes, startTime: performance.timeOrigin + startedAt }, parent);
     const { traceId, spanId } = span.spanContext();
