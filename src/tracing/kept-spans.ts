@@ -1,4 +1,3 @@
-import { randomFillSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { context, propagation, ROOT_CONTEXT, SpanKind, trace, TraceFlags, type Attributes, type SpanContext } from '@opentelemetry/api';
@@ -8,7 +7,7 @@ import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentel
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import { SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base';
-import { keyValues, lengthDelimited, resourceField, scopeField, stringField, tag, varint, writeUnixNanos } from './otlp-proto.js';
+import { keyValues, lengthDelimited, resourceField, scopeField, stringField, tag, varint, writeHexId, writeUnixNanos, writeVarint } from './otlp-proto.js';
 import { keptAnswerAttributes } from './spans.js';
 import type { LaneSpan } from './tracing.js';
 
@@ -28,6 +27,8 @@ const SPAN_FLAGS_HAS_IS_REMOTE = 0x100;
 const SPAN_FLAGS_IS_REMOTE = 0x200;
 const ROUTE = '/netflows';
 const ID_POOL_SPANS = 256;
+/** Constant for the life of the process; the getter is not free on a path run for every hit. */
+const TIME_ORIGIN = performance.timeOrigin;
 /** A kept answer's span is about 330 bytes; 512 leaves room for a caller's tracestate. */
 const TYPICAL_SPAN_BYTES = 512;
 /** Buffers kept for the next batches: the one filling, and those waiting while one is sent. */
@@ -49,8 +50,7 @@ export function keptSpans(options: KeptSpanOptions): KeptSpans {
   return {
     start(req: IncomingMessage, startedAt: number): LaneSpan {
       const parent = req.headers.traceparent === undefined ? undefined : remoteParent(req);
-      const traceId = parent?.traceId ?? pool.id(16);
-      const spanId = pool.id(8);
+      const { traceId, spanId } = parent ? { traceId: parent.traceId, spanId: pool.spanId() } : pool.ids();
       const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
       const sampled = options.sampler.shouldSample(parent ? trace.setSpanContext(ROOT_CONTEXT, parent) : ROOT_CONTEXT, traceId, blocks.name[method], SpanKind.SERVER, blocks.attributeValues[method], []).decision === SamplingDecision.RECORD_AND_SAMPLED;
       return new KeptSpan(traceId, spanId, parent, method, startedAt, sampled ? batcher : undefined);
@@ -72,7 +72,7 @@ class KeptSpan implements LaneSpan {
 
   end(status: number): void {
     const { trace_id: traceId, span_id: spanId, parent, method } = this;
-    this.batcher?.add({ traceId, spanId, parent, method, status, startMs: performance.timeOrigin + this.startedAt, endMs: performance.timeOrigin + performance.now() });
+    this.batcher?.add({ traceId, spanId, parent, method, status, startMs: TIME_ORIGIN + this.startedAt, endMs: TIME_ORIGIN + performance.now() });
   }
 }
 
@@ -134,33 +134,36 @@ function remembered(make: (method: Method, status: number) => Buffer): Blocks['t
   };
 }
 
-/** The bytes encodeSpan writes for this span. */
-export function encodedLength(span: EncodedSpan, blocks: Blocks): number {
-  const length = spanLength(span, blocks);
-  return length + (length < 0x80 ? 2 : length < 0x4000 ? 3 : 4);
+/** The bytes encodeSpan writes for a span of `spanLength` bytes: with its tag and length. */
+export function encodedLength(spanLength: number): number {
+  return spanLength + (spanLength < 0x80 ? 2 : spanLength < 0x4000 ? 3 : 4);
 }
 
-function spanLength(span: EncodedSpan, blocks: Blocks): number {
+/** The span message's own length. */
+export function spanLength(span: EncodedSpan, blocks: Blocks): number {
   const traceState = span.parent?.traceState ? lengthDelimited(3, Buffer.from(span.parent.traceState.serialize())).length : 0;
   return 18 + 10 + traceState + (span.parent ? 10 : 0) + blocks.head[span.method].length + 18 + blocks.tail(span.method, span.status).length + 4;
 }
 
-/** One span as `ScopeSpans.spans` (field 2) holds it (tag, length, message), written into `out` at `at`; returns where it ends. */
-export function encodeSpan(span: EncodedSpan, blocks: Blocks, out: Buffer, at: number): number {
+/**
+ * One span as `ScopeSpans.spans` (field 2) holds it (tag, length, message), written into
+ * `out` at `at`; returns where it ends. `length` is spanLength(span, blocks).
+ */
+export function encodeSpan(span: EncodedSpan, blocks: Blocks, out: Buffer, at: number, length: number): number {
   out[at++] = 0x12;
-  at = writeVarint(out, at, spanLength(span, blocks));
+  at = writeVarint(out, at, length);
   out[at++] = 0x0a;
   out[at++] = 16;
-  at += out.write(span.traceId, at, 16, 'hex');
+  at = writeHexId(out, at, span.traceId);
   out[at++] = 0x12;
   out[at++] = 8;
-  at += out.write(span.spanId, at, 8, 'hex');
+  at = writeHexId(out, at, span.spanId);
   const traceState = span.parent?.traceState?.serialize();
   if (traceState) at += lengthDelimited(3, Buffer.from(traceState)).copy(out, at);
   if (span.parent) {
     out[at++] = 0x22;
     out[at++] = 8;
-    at += out.write(span.parent.spanId, at, 8, 'hex');
+    at = writeHexId(out, at, span.parent.spanId);
   }
   const head = blocks.head[span.method];
   out.set(head, at);
@@ -175,15 +178,6 @@ export function encodeSpan(span: EncodedSpan, blocks: Blocks, out: Buffer, at: n
   at += tail.length;
   const flags = TraceFlags.SAMPLED | SPAN_FLAGS_HAS_IS_REMOTE | (span.parent?.isRemote ? SPAN_FLAGS_IS_REMOTE : 0);
   return out.writeUInt32LE(flags, at);
-}
-
-function writeVarint(out: Buffer, at: number, value: number): number {
-  while (value > 0x7f) {
-    out[at++] = (value & 0x7f) | 0x80;
-    value >>>= 7;
-  }
-  out[at++] = value;
-  return at;
 }
 
 /**
@@ -213,23 +207,43 @@ function remoteParent(req: IncomingMessage): SpanContext | undefined {
   return parent && trace.isSpanContextValid(parent) ? parent : undefined;
 }
 
-/** Random ids in hex, from a buffer filled a few hundred spans at a time. */
+/**
+ * Random ids in hex, from a buffer filled a few hundred spans at a time with Math.random, as
+ * the SDK's own id generator does (a CSPRNG costs a cache hit more here, and trace ids need
+ * to be unique, not secret). A new span's ids are one hex string cut in two.
+ */
 class IdPool {
   private readonly pool = Buffer.alloc(ID_POOL_SPANS * 24);
   private at = this.pool.length;
 
-  id(bytes: 8 | 16): string {
+  ids(): { traceId: string; spanId: string } {
+    const at = this.take(24);
+    // W3C trace context forbids all-zero ids: one in 2^64 at worst, but never sent.
+    if (this.zero(at, 16) || this.zero(at + 16, 8)) return this.ids();
+    const hex = this.pool.toString('hex', at, at + 24);
+    return { traceId: hex.slice(0, 32), spanId: hex.slice(32) };
+  }
+
+  spanId(): string {
+    const at = this.take(8);
+    return this.zero(at, 8) ? this.spanId() : this.pool.toString('hex', at, at + 8);
+  }
+
+  private take(bytes: number): number {
     if (this.at + bytes > this.pool.length) {
-      randomFillSync(this.pool);
+      for (let i = 0; i < this.pool.length; i += 4) this.pool.writeUInt32LE((Math.random() * 0x100000000) >>> 0, i);
       this.at = 0;
     }
-    const id = this.pool.toString('hex', this.at, (this.at += bytes));
-    // W3C trace context forbids all-zero ids: one in 2^64 at worst, but never sent.
-    return ZERO_IDS.has(id) ? this.id(bytes) : id;
+    const at = this.at;
+    this.at += bytes;
+    return at;
+  }
+
+  private zero(at: number, bytes: number): boolean {
+    for (let i = at; i < at + bytes; i++) if (this.pool[i] !== 0) return false;
+    return true;
   }
 }
-
-const ZERO_IDS = new Set(['0'.repeat(16), '0'.repeat(32)]);
 
 /**
  * Batches as the SDK's BatchSpanProcessor makes them: at most OTEL_BSP_MAX_QUEUE_SIZE waiting
@@ -262,10 +276,11 @@ class SpanBatcher {
 
   add(span: EncodedSpan): void {
     if (this.stopped || this.waiting >= this.maxQueue) return;
-    const length = encodedLength(span, this.blocks);
+    const inner = spanLength(span, this.blocks);
+    const length = encodedLength(inner);
     if (this.filling.end + length > this.filling.bytes.length) this.seal();
     if (this.filling.end + length > this.filling.bytes.length) this.filling = this.emptyBatch(length);
-    this.filling.end = encodeSpan(span, this.blocks, this.filling.bytes, this.filling.end);
+    this.filling.end = encodeSpan(span, this.blocks, this.filling.bytes, this.filling.end, inner);
     this.filling.count++;
     this.waiting++;
     if (this.filling.count === this.maxBatch) this.seal();

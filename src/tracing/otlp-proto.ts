@@ -7,13 +7,28 @@ import type { Attributes, AttributeValue } from '@opentelemetry/api';
  */
 
 export function varint(value: number): Buffer {
-  const bytes: number[] = [];
+  const out = Buffer.alloc(10);
+  return out.subarray(0, writeVarint(out, 0, value));
+}
+
+/** `value` (a non-negative integer) as a varint at `at` of `out`; returns where it ends. */
+export function writeVarint(out: Buffer, at: number, value: number): number {
   while (value > 0x7f) {
-    bytes.push((value % 0x80) | 0x80);
+    out[at++] = (value % 0x80) | 0x80;
     value = Math.floor(value / 0x80);
   }
-  bytes.push(value);
-  return Buffer.from(bytes);
+  out[at++] = value;
+  return at;
+}
+
+/** A W3C id (lowercase or uppercase hex, an even number of digits) as bytes at `at` of `out`; returns where it ends. */
+export function writeHexId(out: Buffer, at: number, hex: string): number {
+  for (let i = 0; i < hex.length; i += 2) out[at++] = (nibble(hex.charCodeAt(i)) << 4) | nibble(hex.charCodeAt(i + 1));
+  return at;
+}
+
+function nibble(code: number): number {
+  return code <= 57 ? code - 48 : (code | 0x20) - 87;
 }
 
 export function tag(field: number, wireType: number): Buffer {

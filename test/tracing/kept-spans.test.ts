@@ -5,8 +5,8 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { encodedLength, encodeSpan, envelopeRoom, keptSpanBlocks, writeEnvelope, type EncodedSpan } from '../../src/tracing/kept-spans.js';
-import { writeUnixNanos } from '../../src/tracing/otlp-proto.js';
+import { encodedLength, encodeSpan, envelopeRoom, keptSpanBlocks, spanLength, writeEnvelope, type EncodedSpan } from '../../src/tracing/kept-spans.js';
+import { writeHexId, writeUnixNanos } from '../../src/tracing/otlp-proto.js';
 
 const resource = defaultResource().merge(
   resourceFromAttributes({ 'service.name': 'netflows-under-test', 'service.version': '1.2.3', 'deployment.environment.name': 'test', 'host.cpu.count': 2, 'flag.on': true, 'list.of': ['a', 'b'], ratio: 0.25 }),
@@ -64,8 +64,8 @@ describe('kept-answer spans in OTLP protobuf', () => {
     ['a batch of both kinds', [span('GET', 200, undefined), span('GET', 304, remote()), span('HEAD', 200, remote('v=1'))]],
   ])('encodes %s byte for byte as the SDK serializer does', (_name, spans) => {
     const room = envelopeRoom(blocks.envelope);
-    const out = Buffer.alloc(room + spans.reduce((sum, s) => sum + encodedLength(s, blocks), 0));
-    const end = spans.reduce((at, s) => encodeSpan(s, blocks, out, at), room);
+    const out = Buffer.alloc(room + spans.reduce((sum, s) => sum + encodedLength(spanLength(s, blocks)), 0));
+    const end = spans.reduce((at, s) => encodeSpan(s, blocks, out, at, spanLength(s, blocks)), room);
     expect(end).toBe(out.length);
     const ours = out.subarray(writeEnvelope(out, room, end, blocks.envelope), end);
     const sdk = Buffer.from(ProtobufTraceSerializer.serializeRequest(spans.map(asSdkSpan))!);
@@ -83,6 +83,18 @@ describe('writeUnixNanos', () => {
       const nanos = Number(out.readBigUInt64LE(0) - BigInt(seconds) * 1_000_000_000n);
       // A double holds a millisecond time to a fraction of a microsecond.
       expect(Math.abs(nanos - micros * 1000), `${seconds} s ${micros} µs`).toBeLessThan(1000);
+    }
+  });
+});
+
+describe('writeHexId', () => {
+  it('writes the bytes Buffer.from(hex, "hex") reads, in either case', () => {
+    for (let i = 0; i < 1000; i++) {
+      const bytes = randomBytes(i % 2 === 0 ? 16 : 8);
+      const hex = i % 3 === 0 ? bytes.toString('hex').toUpperCase() : bytes.toString('hex');
+      const out = Buffer.alloc(bytes.length + 2);
+      expect(writeHexId(out, 1, hex)).toBe(bytes.length + 1);
+      expect(out.subarray(1, bytes.length + 1).equals(bytes)).toBe(true);
     }
   });
 });
