@@ -109,8 +109,9 @@ export class CoinMetricsDayCache {
     let allUsableStale = true;
     for (const asset of assets) {
       let assetUncovered = false;
+      const held = this.held(asset, exchangeKey);
       for (let day = startDay; day <= endDay; day += DAY_MS) {
-        const best = this.bestCover(asset, exchangeKey, day);
+        const best = bestCover(held, day);
         const usability = best ? this.options.cache.usability(best.entry) : 'expired';
         if (usability === 'fresh') continue;
         uncovered.add(day);
@@ -152,18 +153,14 @@ export class CoinMetricsDayCache {
     }
   }
 
-  /** The held entry covering (asset, day) that stays fresh longest, with its key. */
-  private bestCover(asset: string, exchangeKey: string, day: number): { key: string; entry: CacheEntry<DaySpan> } | undefined {
-    const keys = this.index.get(`${asset}|${exchangeKey}`);
-    let best: { key: string; entry: CacheEntry<DaySpan> } | undefined;
-    for (const key of keys ?? []) {
+  /** The entries held for an asset (looked up once per question, then searched day by day). */
+  private held(asset: string, exchangeKey: string): HeldEntry[] {
+    const held: HeldEntry[] = [];
+    for (const key of this.index.get(`${asset}|${exchangeKey}`) ?? []) {
       const entry = this.options.cache.peek<DaySpan>(key);
-      if (!entry) continue;
-      const span = entry.value;
-      if (day < span.startDay || day > span.endDay || !span.assets[asset]) continue;
-      if (!best || entry.freshUntil > best.entry.freshUntil) best = { key, entry };
+      if (entry?.value.assets[asset]) held.push({ key, entry });
     }
-    return best;
+    return held;
   }
 
   private assemble(assets: readonly string[], exchangeKey: string, startDay: number, endDay: number, outcome: CacheOutcome): DaysAnswer {
@@ -173,24 +170,42 @@ export class CoinMetricsDayCache {
     let error: StaleReason | undefined;
     for (const asset of assets) {
       const merged: AssetDays = { asset, supported: [], days: {} };
-      let any = false;
+      const held = this.held(asset, exchangeKey);
+      const used = new Set<CacheEntry<DaySpan>>();
       for (let day = startDay; day <= endDay; day += DAY_MS) {
-        const entry = this.bestCover(asset, exchangeKey, day)?.entry;
+        const entry = bestCover(held, day)?.entry;
         if (!entry) continue;
-        // An entry whose refresh failed makes the whole answer stale, whatever else is fresh.
-        if (this.options.cache.usability(entry) !== 'fresh') error ??= entry.refreshFailed;
-        const data = entry.value.assets[asset]!;
-        any = true;
-        freshUntil = Math.min(freshUntil, entry.freshUntil);
-        storedAt = Math.min(storedAt, entry.storedAt);
-        for (const slug of data.supported) if (!merged.supported.includes(slug)) merged.supported.push(slug);
-        const cells = data.days[day];
+        used.add(entry);
+        const cells = entry.value.assets[asset]!.days[day];
         if (cells) merged.days[day] = cells;
       }
-      if (any && merged.supported.length > 0) byAsset.set(asset, merged);
+      for (const entry of used) {
+        // An entry whose refresh failed makes the whole answer stale, whatever else is fresh.
+        if (this.options.cache.usability(entry) !== 'fresh') error ??= entry.refreshFailed;
+        freshUntil = Math.min(freshUntil, entry.freshUntil);
+        storedAt = Math.min(storedAt, entry.storedAt);
+        for (const slug of entry.value.assets[asset]!.supported) if (!merged.supported.includes(slug)) merged.supported.push(slug);
+      }
+      if (used.size > 0 && merged.supported.length > 0) byAsset.set(asset, merged);
     }
     return { byAsset, outcome: error ? 'stale' : outcome, freshUntil, storedAt, ...(error ? { error } : {}) };
   }
+}
+
+interface HeldEntry {
+  key: string;
+  entry: CacheEntry<DaySpan>;
+}
+
+/** The held entry covering `day` that stays fresh longest. */
+function bestCover(held: readonly HeldEntry[], day: number): HeldEntry | undefined {
+  let best: HeldEntry | undefined;
+  for (const candidate of held) {
+    const span = candidate.entry.value;
+    if (day < span.startDay || day > span.endDay) continue;
+    if (!best || candidate.entry.freshUntil > best.entry.freshUntil) best = candidate;
+  }
+  return best;
 }
 
 function spanKey(exchangeKey: string, assets: readonly string[], startDay: number, endDay: number): string {

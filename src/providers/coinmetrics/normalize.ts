@@ -65,7 +65,7 @@ export function parseRowDay(time: string): number {
   return ms;
 }
 
-function record(asset: string, exchange: Exchange, window: NetflowRecord['window'], start: number, end: number, cell: DayCell): NetflowRecord {
+function record(asset: string, exchange: Exchange, window: NetflowRecord['window'], periodStart: string, periodEnd: string, cell: DayCell): NetflowRecord {
   return {
     source: 'coinmetrics',
     entity_type: 'exchange',
@@ -74,8 +74,8 @@ function record(asset: string, exchange: Exchange, window: NetflowRecord['window
     chain: chainOfAsset(asset),
     token_address: null,
     window,
-    period_start: rfc3339(start),
-    period_end: rfc3339(end),
+    period_start: periodStart,
+    period_end: periodEnd,
     net_flow_native: cell.native,
     net_flow_usd: cell.usd,
     market_cap_usd: null,
@@ -89,11 +89,19 @@ const NO_DATA: DayCell = { native: null, usd: null };
 
 /** One `1d` row per supported exchange and day from `startDay` to `endDay`, null where a day has no data. */
 export function seriesRecords(data: AssetDays, exchanges: readonly Exchange[], startDay: number, endDay: number): NetflowRecord[] {
+  // Each day's cells and bounds are looked up once, not once per exchange.
+  const dayCells: (Record<string, DayCell> | undefined)[] = [];
+  const bounds: string[] = [];
+  for (let day = startDay; day <= endDay; day += DAY_MS) {
+    dayCells.push(data.days[day]);
+    bounds.push(rfc3339(day));
+  }
+  bounds.push(rfc3339(endDay + DAY_MS));
   const records: NetflowRecord[] = [];
   for (const exchange of exchanges) {
     if (!data.supported.includes(exchange.slug)) continue;
-    for (let day = startDay; day <= endDay; day += DAY_MS) {
-      records.push(record(data.asset, exchange, '1d', day, day + DAY_MS, data.days[day]?.[exchange.slug] ?? NO_DATA));
+    for (let i = 0; i < dayCells.length; i++) {
+      records.push(record(data.asset, exchange, '1d', bounds[i]!, bounds[i + 1]!, dayCells[i]?.[exchange.slug] ?? NO_DATA));
     }
   }
   return records;
@@ -124,19 +132,27 @@ export function snapshotRecords(
       native = native === null || cell.native === null ? null : native + cell.native;
       usd = usd === null || cell.usd === null ? null : usd + cell.usd;
     }
-    records.push(record(data.asset, exchange, window, first, anchor + DAY_MS, { native: finiteOrNull(native), usd: finiteOrNull(usd) }));
+    records.push(record(data.asset, exchange, window, rfc3339(first), rfc3339(anchor + DAY_MS), { native: finiteOrNull(native), usd: finiteOrNull(usd) }));
   }
   return records;
 }
 
 export function latestDayWithData(data: AssetDays, notAfter: number): number | undefined {
   let latest: number | undefined;
-  for (const [key, cells] of Object.entries(data.days)) {
+  for (const key in data.days) {
     const day = Number(key);
     if (day > notAfter || (latest !== undefined && day <= latest)) continue;
-    if (Object.values(cells).some((cell) => cell.native !== null || cell.usd !== null)) latest = day;
+    if (hasData(data.days[day]!)) latest = day;
   }
   return latest;
+}
+
+function hasData(cells: Record<string, DayCell>): boolean {
+  for (const exchange in cells) {
+    const cell = cells[exchange]!;
+    if (cell.native !== null || cell.usd !== null) return true;
+  }
+  return false;
 }
 
 function finiteOrNull(n: number | null): number | null {

@@ -81,7 +81,7 @@ function recordsOf(query: NetflowsQuery, data: Iterable<AssetDays>, upstreamQuer
   let asOf = 0;
   for (const assetDays of data) {
     if (query.mode === 'series') {
-      records.push(...seriesRecords(assetDays, upstreamQuery.exchanges, upstreamQuery.startDay, upstreamQuery.endDay));
+      for (const record of seriesRecords(assetDays, upstreamQuery.exchanges, upstreamQuery.startDay, upstreamQuery.endDay)) records.push(record);
       asOf = Math.max(asOf, upstreamQuery.endDay);
     } else if (query.window !== '1h') {
       records.push(...snapshotRecords(assetDays, upstreamQuery.exchanges, query.window, anchorDay));
