@@ -125,6 +125,7 @@ function otherRows(r: Results): string[][] {
   if (r.miss) {
     const e = r.miss;
     rows.push(['(e) 1-conn p50: miss − simulator', 'undici c=1', `${e.addedMs.toFixed(3)} ms (${e.gatewayP50Ms.toFixed(3)} − ${e.simP50Ms.toFixed(3)})`, `≤ ${TARGETS.eMs} ms`, verdict(e.addedMs <= TARGETS.eMs, e.quietOnly)]);
+    rows.push(['(e) floor: a bare node:http proxy hop − simulator', 'undici c=1', `${e.proxyAddedMs.toFixed(3)} ms (the same upstream call, no work around it)`, '', '']);
     const own = e.inGateway?.ownP50Us;
     rows.push(['(e) the gateway\'s own work per miss', 'undici c=1', `${own != null ? `${(own / 1000).toFixed(3)} ms p50 inside the gateway; ` : ''}${us(e.gatewayCpuUsPerMiss)} CPU/miss`, '', '']);
   }

@@ -158,7 +158,7 @@ async function missPhase(setup: GatewaySetup, groups: Set<Group>, results: Resul
     gatewayArgs('gateway-20ms'),
   );
   if (groups.has('e')) {
-    progress(`(e): ${S.missRounds} rounds × ${S.missPerRound} sequential misses via the gateway and as many direct simulator calls (simulators at ${S.simLatencyMs} ms)`);
+    progress(`(e): ${S.missRounds} rounds × ${S.missPerRound} sequential misses via the gateway, as many direct simulator calls and as many through a bare node:http proxy (simulators at ${S.simLatencyMs} ms)`);
     results.miss = await scenarioE(gw20, sims, setup.headers);
   }
   if (groups.has('f')) results.cold20 = await scenarioF(gw20, sims, COLD_PATH, setup.headers);

@@ -11,6 +11,10 @@
 //            300, so that a page of 1000 rows is full (the warm questions need one)
 //   fastify  a bare Fastify 5 app answering GET /* with a fixed body (BENCH_BODY_FILE)
 //   node     a bare node:http server answering every request with the same fixed body
+//   proxy    (e)'s floor: a bare node:http server that forwards each request to Nansen's
+//            smart-money endpoint in the `sims` process BENCH_UPSTREAMS names, as the body
+//            BENCH_PROXY_BODY with a new `market_cap_usd.min` each time, and answers with the
+//            upstream's bytes: one hop with no parsing, normalising or rendering
 //
 // Each prints one JSON line `{"ready":true,"port":N,"controlPort"?:N,...}` on stdout when it
 // listens, and exits on SIGTERM / SIGINT or when its stdin closes (the orchestrator is gone).
@@ -22,6 +26,7 @@ import http from 'node:http';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { Pool } from 'undici';
 import { buildApp, createLogger, createUpstreamCache } from '../src/app.js';
 import { batchedDestination } from '../src/log-destination.js';
 import { loadConfig } from '../src/config.js';
@@ -383,11 +388,35 @@ async function bareNode(): Promise<Closer> {
   return () => closeServer(server);
 }
 
+async function bareProxy(): Promise<Closer> {
+  const upstreams = JSON.parse(process.env.BENCH_UPSTREAMS!) as Upstreams;
+  const template = JSON.parse(process.env.BENCH_PROXY_BODY!) as { filters: Record<string, unknown> };
+  const nansen = new URL(upstreams.nansenUrl);
+  const path = `${nansen.pathname.replace(/\/$/, '')}/api/v1/smart-money/netflow`;
+  const pool = new Pool(nansen.origin, { connections: 4 });
+  let bound = 0;
+  const server = http.createServer((_req, res) => {
+    const body = JSON.stringify({ ...template, filters: { ...template.filters, market_cap_usd: { min: ++bound / 1e9 } } });
+    pool.request({ path, method: 'POST', headers: { apikey: upstreams.nansenKey, 'content-type': 'application/json', accept: 'application/json' }, body }).then(
+      async (upstream) => {
+        const text = await upstream.body.text();
+        res.writeHead(upstream.statusCode, { 'content-type': CONTENT_TYPE, 'content-length': String(Buffer.byteLength(text)) }).end(text);
+      },
+      () => res.writeHead(502).end(),
+    );
+  });
+  ready(await listen(server, envInt('BENCH_PORT', 0)));
+  return async () => {
+    await closeServer(server);
+    await pool.close();
+  };
+}
+
 async function main(): Promise<void> {
   const role = process.argv[2];
-  const roles: Record<string, () => Promise<Closer>> = { gateway, sims: simsAlone, fastify: bareFastify, node: bareNode };
+  const roles: Record<string, () => Promise<Closer>> = { gateway, sims: simsAlone, fastify: bareFastify, node: bareNode, proxy: bareProxy };
   const start = role ? roles[role] : undefined;
-  if (!start) throw new Error(`bench target: unknown role "${role ?? ''}" (gateway, sims, fastify, node)`);
+  if (!start) throw new Error(`bench target: unknown role "${role ?? ''}" (gateway, sims, fastify, node, proxy)`);
   const close = await start();
   let closing = false;
   const shutdown = () => {

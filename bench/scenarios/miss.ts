@@ -1,7 +1,7 @@
 // (e) a miss at one connection: the gateway's p50 minus the simulator's own, and the
 // gateway's CPU per miss; (f) 100 concurrent identical cold requests make one upstream call.
 import { Pool } from 'undici';
-import { BenchError, guard, type Child } from '../lib/children.js';
+import { BenchError, guard, startChild, stopChild, type Child } from '../lib/children.js';
 import { control, counts, getOk, resetCounts, stats, type NetflowsBody } from '../lib/http.js';
 import { othersMeter, treesCpuSeconds } from '../lib/proc.js';
 import { policy, S } from '../lib/settings.js';
@@ -25,7 +25,8 @@ async function upstreamTemplate(gateway: Child, sims: Child, gatewayPath: string
 /**
  * `gateway` reaches its upstreams in the `sims` process (latency S.simLatencyMs), which is
  * also called directly, so the gateway's process holds nothing but the gateway: its CPU per
- * miss is read from /proc.
+ * miss is read from /proc. A bare node:http proxy (bench/target.ts `proxy`) makes the same
+ * upstream call with no work around it: the floor of any Node gateway's hop on this machine.
  */
 export async function scenarioE(gateway: Child, sims: Child, headers: Record<string, string>) {
   // A distinct lower market-cap bound per request: a new upstream question (a guaranteed miss
@@ -38,10 +39,13 @@ export async function scenarioE(gateway: Child, sims: Child, headers: Record<str
   const upstreams = sims.upstreams!;
   const nansen = new URL(upstreams.nansenUrl);
 
+  const proxy = await startChild('proxy (e)', 'proxy', { BENCH_UPSTREAMS: JSON.stringify(upstreams), BENCH_PROXY_BODY: JSON.stringify(template) });
   const gatewayPool = new Pool(gateway.origin, { connections: 1, pipelining: 1 });
   const simPool = new Pool(nansen.origin, { connections: 1, pipelining: 1 });
+  const proxyPool = new Pool(proxy.origin, { connections: 1, pipelining: 1 });
   const gatewayUs: number[] = [];
   const simUs: number[] = [];
+  const proxyUs: number[] = [];
 
   const viaGateway = async (record: boolean) => {
     const t0 = process.hrtime.bigint();
@@ -70,18 +74,28 @@ export async function scenarioE(gateway: Child, sims: Child, headers: Record<str
     if (rows?.length !== 100) throw new BenchError(`(e): simulator answered ${rows?.length} rows instead of 100`);
     if (record) simUs.push(Number(t1 - t0) / 1000);
   };
+  const viaProxy = async (record: boolean) => {
+    const t0 = process.hrtime.bigint();
+    const res = await proxyPool.request({ path: '/', method: 'GET' });
+    const text = await res.body.text();
+    const t1 = process.hrtime.bigint();
+    if (res.statusCode !== 200) throw new BenchError(`(e): the bare proxy answered ${res.statusCode}: ${text.slice(0, 300)}`);
+    if (record) proxyUs.push(Number(t1 - t0) / 1000);
+  };
 
   try {
     for (let i = 0; i < 10; i++) {
       await guard(viaGateway(false));
       await guard(direct(false));
+      await guard(viaProxy(false));
     }
     await resetCounts(sims);
     const rounds = policy(S.missRounds);
-    const perRound: { gatewayUs: number[]; simUs: number[]; gatewayP50Us: number; simP50Us: number; gatewayCpuUs: number | null; others: number | null }[] = [];
+    const perRound: { gatewayUs: number[]; simUs: number[]; proxyUs: number[]; gatewayP50Us: number; simP50Us: number; gatewayCpuUs: number | null; others: number | null }[] = [];
     for (let round = 0; round < S.missRounds; round++) {
       const g0 = gatewayUs.length;
       const s0 = simUs.length;
+      const p0 = proxyUs.length;
       const others = othersMeter();
       let gatewayCpuS: number | null = 0;
       const gatewayBlock = async () => {
@@ -93,12 +107,16 @@ export async function scenarioE(gateway: Child, sims: Child, headers: Record<str
       const directBlock = async () => {
         for (let i = 0; i < S.missPerRound; i++) await guard(direct(true));
       };
-      for (const block of round % 2 === 0 ? [gatewayBlock, directBlock] : [directBlock, gatewayBlock]) await block();
+      const proxyBlock = async () => {
+        for (let i = 0; i < S.missPerRound; i++) await guard(viaProxy(true));
+      };
+      for (const block of round % 2 === 0 ? [gatewayBlock, directBlock, proxyBlock] : [proxyBlock, directBlock, gatewayBlock]) await block();
       const g = gatewayUs.slice(g0);
       const sim = simUs.slice(s0);
       perRound.push({
         gatewayUs: g,
         simUs: sim,
+        proxyUs: proxyUs.slice(p0),
         gatewayP50Us: percentile(Float64Array.from(g), 0.5),
         simP50Us: percentile(Float64Array.from(sim), 0.5),
         gatewayCpuUs: gatewayCpuS === null ? null : (gatewayCpuS * 1e6) / S.missPerRound,
@@ -108,10 +126,11 @@ export async function scenarioE(gateway: Child, sims: Child, headers: Record<str
     const choice = chooseRounds(rounds, perRound);
     const usedGateway = Float64Array.from(choice.used.flatMap((r) => r.gatewayUs));
     const usedSim = Float64Array.from(choice.used.flatMap((r) => r.simUs));
+    const usedProxy = Float64Array.from(choice.used.flatMap((r) => r.proxyUs));
     const upstreamCalls = (await counts(sims)).nansen;
-    // The direct calls reached the same simulator: each gateway miss must have made exactly one call on top.
-    if (upstreamCalls !== gatewayUs.length + simUs.length) {
-      throw new BenchError(`(e): ${gatewayUs.length} gateway misses and ${simUs.length} direct calls made ${upstreamCalls} Nansen calls; each must make exactly one`);
+    // The direct and proxied calls reached the same simulator: each gateway miss must have made exactly one call on top.
+    if (upstreamCalls !== gatewayUs.length + simUs.length + proxyUs.length) {
+      throw new BenchError(`(e): ${gatewayUs.length} gateway misses, ${simUs.length} direct and ${proxyUs.length} proxied calls made ${upstreamCalls} Nansen calls; each must make exactly one`);
     }
     const gatewayP50Us = percentile(usedGateway, 0.5);
     const simP50Us = percentile(usedSim, 0.5);
@@ -122,6 +141,8 @@ export async function scenarioE(gateway: Child, sims: Child, headers: Record<str
       gatewayP99Ms: percentile(usedGateway, 0.99) / 1000,
       simP99Ms: percentile(usedSim, 0.99) / 1000,
       addedMs: (gatewayP50Us - simP50Us) / 1000,
+      /** The bare proxy's p50 − the simulator's: what one Node hop costs here with no work in it. */
+      proxyAddedMs: (percentile(usedProxy, 0.5) - simP50Us) / 1000,
       addedPerRoundMs: perRound.map((r) => (r.gatewayP50Us - r.simP50Us) / 1000),
       /** The gateway process's CPU per miss (µs, /proc; 10 ms ticks over S.missPerRound misses, median of rounds). */
       gatewayCpuUsPerMiss: cpus.length > 0 ? median(cpus) : null,
@@ -133,7 +154,8 @@ export async function scenarioE(gateway: Child, sims: Child, headers: Record<str
       inGateway: (await stats(gateway)).trace ?? null,
     };
   } finally {
-    await Promise.all([gatewayPool.close(), simPool.close()]);
+    await Promise.all([gatewayPool.close(), simPool.close(), proxyPool.close()]);
+    await stopChild(proxy);
   }
 }
 
