@@ -142,7 +142,7 @@ export interface Coverage {
 }
 
 export interface FetchContext {
-  /** How many of this source's rows, in the query's sort order, the requested page needs. */
+  /** How many of this source's rows, in the query's sort order, the requested page needs (all, Infinity, for shape=wide). */
   rowsNeeded: number;
   /** Told of the credits every upstream answer caused, for the request that started the load. */
   meter: CreditMeter;

@@ -3,7 +3,7 @@ import type { NetflowRecord, SortKey } from '../model.js';
 type Comparable = string | number | null;
 
 /** After the caller's keys, these make the order total so pages never overlap or skip. */
-const TIE_BREAKERS: readonly (keyof NetflowRecord)[] = ['source', 'entity', 'asset', 'chain', 'token_address', 'period_start'];
+export const TIE_BREAKERS: readonly (keyof NetflowRecord)[] = ['source', 'entity', 'asset', 'chain', 'token_address', 'period_start'];
 
 /** Sorts by the caller's keys, nulls last whatever the direction, then by the tie-breakers. */
 export function compareRecords(sort: readonly SortKey[]): (a: NetflowRecord, b: NetflowRecord) => number {

@@ -68,9 +68,10 @@ export class NetflowsService {
   }
 
   async answer(parsed: ParsedQuery, signal: AbortSignal, admit: Admission = FREE): Promise<NetflowsAnswer> {
-    const { query } = parsed;
+    const { query, layout } = parsed;
     const round = this.plan(parsed);
-    const rowsNeeded = query.offset + query.limit;
+    // A wide answer's columns come from every row, and its limit counts time rows, not records.
+    const rowsNeeded = layout.shape === 'wide' ? Number.POSITIVE_INFINITY : query.offset + query.limit;
     const planned = round.asked.map((p) => p.plan(query, { rowsNeeded })).reduce((a, b) => ({ calls: a.calls + b.calls, credits: a.credits + b.credits }));
     const meter = await admit(planned);
     let settled: PromiseSettledResult<SourceAnswer>[];

@@ -85,7 +85,12 @@ function record(asset: string, exchange: Exchange, window: NetflowRecord['window
   };
 }
 
-const NO_DATA: DayCell = { native: null, usd: null };
+export const NO_DATA: DayCell = { native: null, usd: null };
+
+/** The `1d` row of one exchange, asset and day. */
+export function seriesRecord(asset: string, exchange: Exchange, day: number, cell: DayCell): NetflowRecord {
+  return record(asset, exchange, '1d', rfc3339(day), rfc3339(day + DAY_MS), cell);
+}
 
 /** One `1d` row per supported exchange and day from `startDay` to `endDay`, null where a day has no data. */
 export function seriesRecords(data: AssetDays, exchanges: readonly Exchange[], startDay: number, endDay: number): NetflowRecord[] {

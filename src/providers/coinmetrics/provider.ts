@@ -2,12 +2,13 @@ import type { ProviderDeps } from '../descriptor.js';
 import type { CoinMetricsConfig } from './config.js';
 import { DAY_MS, latestCompleteDay } from '../../time.js';
 import type { NetflowRecord, NetflowsQuery, Provider, SourceAnswer } from '../../model.js';
-import { EXCHANGE_BY_SLUG, EXCHANGES, type Exchange } from './catalog.js';
+import { chainOfAsset, EXCHANGE_BY_SLUG, EXCHANGES, type Exchange } from './catalog.js';
 import { fetchAssetMetrics, PAGE_SIZE, type AssetMetricsQuery } from './client.js';
 import { CoinMetricsDayCache } from './day-cache.js';
 import { storeTier } from './day-store.js';
 import { exchangeAssetsReader } from './entity-assets.js';
 import { decodeAssetMetrics, latestDayWithData, seriesRecords, snapshotRecords, type AssetDays } from './normalize.js';
+import { seriesPage } from './series-page.js';
 
 /**
  * Snapshots always ask for the same trailing days, so every window of an asset shares one
@@ -48,21 +49,21 @@ export function createCoinMetricsProvider(deps: ProviderDeps<CoinMetricsConfig>)
       return { calls: Math.ceil(days.rowsToFetch(assets, exchanges, startDay, endDay) / PAGE_SIZE), credits: 0 };
     },
 
-    async fetch(query: NetflowsQuery): Promise<SourceAnswer> {
+    async fetch(query: NetflowsQuery, { rowsNeeded }): Promise<SourceAnswer> {
       const now = clock();
       const anchor = anchorDay(query, now);
       const upstreamQuery = toUpstreamQuery(query, config.assets, exchangesOf(query), anchor);
       const answer = await days.days(upstreamQuery.assets, upstreamQuery.exchanges, upstreamQuery.startDay, upstreamQuery.endDay, latestCompleteDay(now));
-      const { records, asOf } = recordsOf(query, answer.byAsset.values(), upstreamQuery, anchor);
+      const { records, asOf, hasMore } = recordsOf(query, [...answer.byAsset.values()], upstreamQuery, anchor, rowsNeeded);
       return {
-        records: query.chains ? records.filter((r) => r.chain !== null && query.chains!.includes(r.chain)) : records,
+        records,
         asOf: asOf || anchor,
         storedAt: Number.isFinite(answer.storedAt) ? answer.storedAt : now,
         cache: answer.outcome,
         freshUntil: Number.isFinite(answer.freshUntil) ? answer.freshUntil : now + config.ttlMs,
         stale: answer.error !== undefined,
         ...(answer.error !== undefined ? { staleBecause: answer.error } : {}),
-        hasMore: false,
+        hasMore,
         warnings: [],
       };
     },
@@ -75,20 +76,33 @@ function anchorDay(query: NetflowsQuery, now: number): number {
   return query.asOf === undefined ? latestDay : Math.min(latestDay, latestCompleteDay(query.asOf));
 }
 
-/** Step three: the days as records, daily rows for a series, sums over the window ending at `anchorDay` for a snapshot; and as of when. */
-function recordsOf(query: NetflowsQuery, data: Iterable<AssetDays>, upstreamQuery: AssetMetricsQuery, anchorDay: number): { records: NetflowRecord[]; asOf: number } {
-  const records: NetflowRecord[] = [];
-  let asOf = 0;
-  for (const assetDays of data) {
-    if (query.mode === 'series') {
-      for (const record of seriesRecords(assetDays, upstreamQuery.exchanges, upstreamQuery.startDay, upstreamQuery.endDay)) records.push(record);
-      asOf = Math.max(asOf, upstreamQuery.endDay);
-    } else if (query.window !== '1h') {
-      records.push(...snapshotRecords(assetDays, upstreamQuery.exchanges, query.window, anchorDay));
-      asOf = Math.max(asOf, latestDayWithData(assetDays, anchorDay) ?? 0);
-    }
+/** An asset's rows are on its chain: with `chain=`, only the assets on the chains asked for. */
+function onChains(query: NetflowsQuery, data: readonly AssetDays[]): readonly AssetDays[] {
+  if (!query.chains) return data;
+  return data.filter((d) => {
+    const chain = chainOfAsset(d.asset);
+    return chain !== null && query.chains!.includes(chain);
+  });
+}
+
+/**
+ * Step three: the days as records, daily rows for a series (only the first `rowsNeeded` in
+ * the query's order, when the page needs no more), sums over the window ending at
+ * `anchorDay` for a snapshot; and as of when (over every asset, `chain=` or not).
+ */
+function recordsOf(query: NetflowsQuery, data: readonly AssetDays[], upstreamQuery: AssetMetricsQuery, anchorDay: number, rowsNeeded: number): { records: NetflowRecord[]; asOf: number; hasMore: boolean } {
+  const { exchanges, startDay, endDay } = upstreamQuery;
+  const shown = onChains(query, data);
+  if (query.mode === 'series') {
+    const asOf = data.length > 0 ? endDay : 0;
+    if (!Number.isFinite(rowsNeeded)) return { records: shown.flatMap((d) => seriesRecords(d, exchanges, startDay, endDay)), asOf, hasMore: false };
+    const page = seriesPage(shown, exchanges, startDay, endDay, query.sort, rowsNeeded);
+    return { records: page.records, asOf, hasMore: page.total > page.records.length };
   }
-  return { records, asOf };
+  const window = query.window;
+  if (window === '1h') return { records: [], asOf: 0, hasMore: false };
+  const asOf = Math.max(0, ...data.map((d) => latestDayWithData(d, anchorDay) ?? 0));
+  return { records: shown.flatMap((d) => snapshotRecords(d, exchanges, window, anchorDay)), asOf, hasMore: false };
 }
 
 function exchangesOf(query: NetflowsQuery): Exchange[] {
