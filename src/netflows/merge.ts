@@ -3,14 +3,19 @@ import type { NetflowRecord, SortKey } from '../model.js';
 type Comparable = string | number | null;
 
 /** After the caller's keys, these make the order total so pages never overlap or skip. */
-export const TIE_BREAKERS: readonly (keyof NetflowRecord)[] = ['source', 'entity', 'asset', 'chain', 'token_address', 'period_start'];
+const TIE_BREAKERS: readonly (keyof NetflowRecord)[] = ['source', 'entity', 'asset', 'chain', 'token_address', 'period_start'];
 
-/** Sorts by the caller's keys, nulls last whatever the direction, then by the tie-breakers. */
-export function compareRecords(sort: readonly SortKey[]): (a: NetflowRecord, b: NetflowRecord) => number {
-  const keys = [
+/** The fields records are ordered by: the caller's keys, then the tie-breakers they do not name. */
+export function orderKeys(sort: readonly SortKey[]): { field: keyof NetflowRecord; descending: boolean }[] {
+  return [
     ...sort.map((k) => ({ field: k.field as keyof NetflowRecord, descending: k.descending })),
     ...TIE_BREAKERS.filter((f) => !sort.some((k) => k.field === f)).map((field) => ({ field, descending: false })),
   ];
+}
+
+/** Sorts by orderKeys, nulls last whatever the direction. */
+export function compareRecords(sort: readonly SortKey[]): (a: NetflowRecord, b: NetflowRecord) => number {
+  const keys = orderKeys(sort);
   return (a, b) => {
     for (const { field, descending } of keys) {
       const order = compareValues(a[field] as Comparable, b[field] as Comparable, descending);

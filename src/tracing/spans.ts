@@ -55,10 +55,12 @@ export function serverSpanName(span: Span, request: FastifyRequest): void {
 }
 
 const KEPT_ANSWER: Attributes = { [ATTR.cache]: 'hit', [ATTR.keptAnswer]: true };
+/** The one route whose answers are kept and served by the early lane. */
+export const KEPT_ANSWER_ROUTE = '/netflows';
 
 /** A kept answer's server span attributes, as the route's span would have them, but its status code. */
 export function keptAnswerAttributes(method: string): Attributes {
-  return { 'http.request.method': method, 'http.route': '/netflows', 'url.path': '/netflows', ...KEPT_ANSWER };
+  return { 'http.request.method': method, 'http.route': KEPT_ANSWER_ROUTE, 'url.path': KEPT_ANSWER_ROUTE, ...KEPT_ANSWER };
 }
 
 /**
@@ -102,7 +104,7 @@ export function laneSpans(tracer: Tracer): (req: IncomingMessage, startedAt: num
     // No trace context sent (most callers): nothing to extract.
     const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
     const attributes = keptAnswerAttributes(req.method!);
-    const name = req.method === 'HEAD' ? 'HEAD /netflows' : 'GET /netflows';
+    const name = `${req.method === 'HEAD' ? 'HEAD' : 'GET'} ${KEPT_ANSWER_ROUTE}`;
     const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes, startTime: performance.timeOrigin + startedAt }, parent);
     const { traceId, spanId } = span.spanContext();
     return {

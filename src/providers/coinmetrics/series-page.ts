@@ -1,5 +1,5 @@
 import type { NetflowRecord, SortKey } from '../../model.js';
-import { firstInOrder, TIE_BREAKERS } from '../../netflows/merge.js';
+import { firstInOrder, orderKeys } from '../../netflows/merge.js';
 import { DAY_MS } from '../../time.js';
 import { chainOfAsset, type Exchange } from './catalog.js';
 import { NO_DATA, seriesRecord, type AssetDays, type DayCell } from './normalize.js';
@@ -87,11 +87,9 @@ function ranks(values: readonly (string | null)[]): Map<string | null, number> {
  * and trader_count, null here) decides nothing and is left out.
  */
 function rowOrder(columns: Columns, sort: readonly SortKey[]): (i: number, j: number) => number {
-  const fields: { field: string; descending: boolean }[] = [
-    ...sort,
-    ...TIE_BREAKERS.filter((f) => !sort.some((k) => k.field === f)).map((field) => ({ field, descending: false })),
-  ];
-  const keys = fields.filter(({ field }) => field in columns).map(({ field, descending }) => ({ values: columns[field as keyof Columns], descending }));
+  const keys = orderKeys(sort)
+    .filter(({ field }) => field in columns)
+    .map(({ field, descending }) => ({ values: columns[field as keyof Columns], descending }));
   return (i, j) => {
     for (const { values, descending } of keys) {
       const order = compareNumbers(values[i]!, values[j]!, descending);
