@@ -1,10 +1,22 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import ts from 'typescript';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { batchedDestination } from '../src/log-destination.js';
+
+/** `file` (TypeScript) as a plain ES module next to the project's node_modules, for a child run by plain node. */
+function plainModule(file: string): string {
+  const dir = join(process.cwd(), 'node_modules', '.cache', 'plain-modules');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `${basename(file, '.ts')}-${process.pid}.mjs`);
+  const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
+  writeFileSync(out, outputText);
+  return pathToFileURL(out).href;
+}
 
 async function contentOf(file: string, length: number): Promise<string> {
   for (let i = 0; i < 200; i++) {
@@ -54,4 +66,67 @@ describe('batchedDestination', () => {
     if (exited === 'still running') child.kill('SIGKILL');
     expect(exited).toBe(0);
   });
+
+  it('holds at most 8 MiB for a reader that stopped reading, drops the rest, and says how many lines it dropped once the reader is back', async () => {
+    // 80 MB of lines over 320 turns while the parent does not read; the child reports how much
+    // more memory it holds, then, once the parent reads again, a last line.
+    const script = `import { batchedDestination } from './src/log-destination.ts';
+      void process.stdout; // the gateway's createLogger looks at process.stdout first
+      const d = batchedDestination(1);
+      const pad = 'x'.repeat(230);
+      const turn = () => new Promise((resolve) => setImmediate(resolve));
+      globalThis.gc();
+      const held = () => { const m = process.memoryUsage(); return m.heapUsed + m.external; };
+      const before = held();
+      let n = 0;
+      for (let t = 0; t < 320; t++) { for (let i = 0; i < 1000; i++) d.write('{"n":' + n++ + ',"pad":"' + pad + '"}\\n'); await turn(); }
+      globalThis.gc();
+      process.stderr.write('grew ' + (held() - before) + '\\n');
+      process.stdin.once('data', () => d.write('{"end":' + n + '}\\n'));`;
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    try {
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      const waitFor = async (what: () => boolean) => {
+        for (let i = 0; i < 1500 && !what(); i++) await sleep(10);
+        return what();
+      };
+      expect(await waitFor(() => /grew -?\d+\n/.test(stderr))).toBe(true);
+      const grew = Number(/grew (-?\d+)/.exec(stderr)![1]);
+      expect(grew).toBeLessThan(24 * 1024 * 1024);
+      expect(stderr).toMatch(/dropping log lines/);
+
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+      child.stdin.write('go\n');
+      expect(await waitFor(() => /\{"end":\d+\}\n$/.test(stdout) && /(\d+) log lines were dropped/.test(stderr))).toBe(true);
+      const lines = stdout.trimEnd().split('\n');
+      const written = Number(/\{"end":(\d+)\}/.exec(lines.pop()!)![1]);
+      const numbers = lines.map((line) => (JSON.parse(line) as { n: number }).n);
+      expect(numbers.every((n, i) => i === 0 || n > numbers[i - 1]!)).toBe(true);
+      const dropped = Number(/(\d+) log lines were dropped/.exec(stderr)![1]);
+      expect(dropped).toBeGreaterThan(0);
+      expect(numbers.length + dropped).toBe(written);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  }, 30_000);
+
+  it('exits within the 2 s bound when its stdout is a pipe in blocking mode whose reader stopped reading (regression: the exit waited for a blocked write)', async () => {
+    // The pipe as a parent hands it over, in blocking mode: plain node (tsx itself would make
+    // stdout non-blocking), and nothing in the child touches process.stdout.
+    const plain = plainModule('src/log-destination.ts');
+    onTestFinished(() => rmSync(fileURLToPath(plain)));
+    const script = `import { batchedDestination } from '${plain}'; const d = batchedDestination(1); const line = '{"pad":"' + 'x'.repeat(200) + '"}\\n'; process.stdin.once('data', () => { for (let i = 0; i < 5000; i++) d.write(line); process.exit(0); }); process.stderr.write('ready\\n');`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdout.pause();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    for (let i = 0; i < 1500 && !stderr.includes('ready'); i++) await sleep(10);
+    child.stdin.write('go\n');
+    const exited = await Promise.race([new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))), sleep(8000).then(() => 'still running' as const)]);
+    if (exited === 'still running') child.kill('SIGKILL');
+    expect(exited).toBe(0);
+    expect(stderr).toMatch(/\d+ log lines were not written at exit/);
+  }, 15_000);
 });
