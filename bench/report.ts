@@ -155,7 +155,7 @@ function otherRows(r: Results): string[][] {
   if (r.shared) {
     const h = r.shared;
     rows.push([
-      '(h) Redis tier ÷ memory, req/s',
+      '(h) Redis tier ÷ memory, req/s (median of per-round ratios)',
       'undici c=16',
       `${h.ratio.toFixed(2)} (${fmtInt(h.shared.rps)} vs ${fmtInt(h.memory.rps)} req/s; p50 ${(h.shared.p50Us / 1000).toFixed(2)} vs ${(h.memory.p50Us / 1000).toFixed(2)} ms)`,
       `≥ ${TARGETS.redisVsMemory}`,
@@ -217,7 +217,12 @@ function notes(r: Results): string[] {
         (g.afterGc ? `; after a forced full GC RSS ${g.afterGc.rssMb.toFixed(0)} MB, heap used ${g.afterGc.heapUsedMb.toFixed(0)} MB.` : '.'),
     );
   }
-  if (r.shared) out.push(`(h) ${r.shared.questions} questions each, every one a new /netflows question whose Nansen page is held; no upstream call happened while measuring.`);
+  if (r.shared) {
+    const h = r.shared;
+    out.push(
+      `(h) ${h.rounds} rounds, A and B in turns, ${h.questions} questions each in all (half for p50, half for req/s), every one a new /netflows question whose Nansen page is held; no upstream call happened while measuring. Per-round req/s ratios: ${h.roundRatios.map((x) => x.toFixed(2)).join(' ')}.`,
+    );
+  }
   return out;
 }
 

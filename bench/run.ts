@@ -238,8 +238,8 @@ async function main(): Promise<number> {
     if (groups.has('e') || groups.has('f')) await missPhase(setup, groups, results);
     if (groups.has('g')) await fillPhase(setup, results);
     if (groups.has('h')) {
-      progress(`(h): replica A fetches ${S.sharedQuestions} distinct Nansen questions; A answers half of them again from its memory, B from Redis`);
-      results.shared = await scenarioShared(setup.env('gateway-shared'), setup.headers);
+      progress(`(h): replica A fetches ${S.sharedQuestions} distinct Nansen questions; in ${S.sharedRounds} rounds, A answers them again from its memory and B from Redis, in turns`);
+      results.shared = await scenarioShared(setup.env('gateway-shared'), setup.headers, gatewayArgs);
     }
     const seconds = (Date.now() - began) / 1000;
     progress('');

@@ -32,8 +32,9 @@ export const S = {
   cacheMb: Math.floor(envNumber('BENCH_CACHE_MB', 64, 1)),
   fillTimeoutS: envNumber('BENCH_FILL_TIMEOUT_S', 60, 5),
   fillConcurrency: Math.floor(envNumber('BENCH_FILL_CONCURRENCY', 16, 1)),
-  /** (h): distinct Nansen questions replica A fetches. */
-  sharedQuestions: Math.floor(envNumber('BENCH_SHARED_QUESTIONS', 300, 20)),
+  /** (h): distinct Nansen questions replica A fetches, shared out over the rounds (half for p50, half for req/s). */
+  sharedQuestions: Math.floor(envNumber('BENCH_SHARED_QUESTIONS', 2400, 20)),
+  sharedRounds: Math.floor(envNumber('BENCH_SHARED_ROUNDS', 6, 1)),
   cpuProf: process.env.BENCH_CPU_PROF === '1',
   /** Gateways without caller tokens and with the log off (to see what those cost). */
   plainGateway: process.env.BENCH_PLAIN_GATEWAY === '1',
