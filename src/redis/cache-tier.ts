@@ -95,7 +95,10 @@ export class RedisCacheTier implements SharedCacheTier {
   }
 }
 
-/** `v2`: the stored form above; replicas of the plain-JSON form (`cache:`) and of this one never read each other's entries. */
+/**
+ * `v3`: the stored form above with the Nansen page's numbers as doubles; replicas of an
+ * earlier form (`cache:`, `cache:v2:`) and of this one never read each other's entries.
+ */
 function entryKey(key: string): string {
-  return `cache:v2:${key}`;
+  return `cache:v3:${key}`;
 }

@@ -120,21 +120,29 @@ describe('the compact form of a Nansen page in Redis', () => {
     });
   });
 
-  it('is a flat array, shorter than the page as JSON, and holds no field names', async () => {
+  it('is a flat array, shorter than the page as JSON, holds no field names and no number in decimal', async () => {
     await withTier(async (tier) => {
       await tier.set('nansen|{"page":2}', { value: page, storedAt: 1, freshUntil: 2, sizeBytes: 1 }, 60_000);
-      const text = (await observer.get('codec-test:cache:v2:nansen|{"page":2}'))!;
+      const text = (await observer.get('codec-test:cache:v3:nansen|{"page":2}'))!;
       const stored = JSON.parse(text) as { v: unknown };
       expect(Array.isArray(stored.v)).toBe(true);
       expect(text).not.toContain('marketCapUsd');
       expect(text.length).toBeLessThan(JSON.stringify(page).length);
+      expect(text).not.toContain('98765432109.87');
+      expect(text).not.toContain('1234567.891');
     });
   });
 
   it('reads an entry of another shape under a Nansen key as a miss, not a page', async () => {
     await withTier(async (tier) => {
-      await observer.set('codec-test:cache:v2:nansen|{"page":3}', JSON.stringify({ v: { tokens: [] }, s: 1, t: [1, 2] }));
+      await observer.set('codec-test:cache:v3:nansen|{"page":3}', JSON.stringify({ v: { tokens: [] }, s: 1, t: [1, 2] }));
       expect(await tier.get('nansen|{"page":3}')).toBeUndefined();
+      // The numbers of one token fewer than the texts name.
+      await tier.set('nansen|{"page":4}', { value: page, storedAt: 1, freshUntil: 2, sizeBytes: 1 }, 60_000);
+      const stored = JSON.parse((await observer.get('codec-test:cache:v3:nansen|{"page":4}'))!) as { v: unknown[] };
+      stored.v[2] = Buffer.from(stored.v[2] as string, 'base64').subarray(7 * 8).toString('base64');
+      await observer.set('codec-test:cache:v3:nansen|{"page":4}', JSON.stringify(stored));
+      expect(await tier.get('nansen|{"page":4}')).toBeUndefined();
     });
   });
 });
