@@ -220,7 +220,7 @@ function notes(r: Results): string[] {
   if (r.shared) {
     const h = r.shared;
     out.push(
-      `(h) ${h.rounds} rounds, A and B in turns, ${h.questions} questions each in all (half for p50, half for req/s), every one a new /netflows question whose Nansen page is held; no upstream call happened while measuring. Per-round req/s ratios: ${h.roundRatios.map((x) => x.toFixed(2)).join(' ')}.`,
+      `(h) after ${h.warmUp} unmeasured questions each, ${h.rounds} rounds, A and B in turns, ${h.questions} questions each in all (half for p50, half for req/s), every one a new /netflows question whose Nansen page is held; no upstream call happened while measuring. Per-round req/s ratios: ${h.roundRatios.map((x) => x.toFixed(2)).join(' ')}.`,
     );
   }
   return out;

@@ -287,7 +287,7 @@ async function gateway(): Promise<Closer> {
   const config = loadConfig({
     HOST,
     PORT: String(envInt('BENCH_PORT', 0)),
-    // As server.ts runs it: one JSON line per request at `info`, written asynchronously, here to a file.
+    // As server.ts runs it: one JSON line per request at `info`, written once per turn of the event loop, here to a file.
     LOG_LEVEL: logFile ? 'info' : 'silent',
     ...(callersFile ? { CALLER_TOKENS_FILE: callersFile } : {}),
     CACHE_MAX_MB: String(envInt('CACHE_MAX_MB', 256)),

@@ -103,14 +103,8 @@ export async function scenarioShared(gatewayEnv: Record<string, string>, headers
     }
     if ((await counts(sims)).nansen !== calls) throw new BenchError('(h) an upstream call happened while measuring the shared tier');
     const side = (name: 'memory' | 'shared') => ({ p50Us: median(times[name]), rps: median(perRoundRps.map((r) => r[name])) });
-    return {
-      rounds,
-      questions: rounds * perRound * 2,
-      memory: side('memory'),
-      shared: side('shared'),
-      ratio: median(perRoundRps.map((r) => r.shared / r.memory)),
-      roundRatios: perRoundRps.map((r) => r.shared / r.memory),
-    };
+    const roundRatios = perRoundRps.map((r) => r.shared / r.memory);
+    return { rounds, warmUp: WARM_UP, questions: measuredQuestions, memory: side('memory'), shared: side('shared'), ratio: median(roundRatios), roundRatios };
   } finally {
     await Promise.all(started.map((child) => stopChild(child)));
   }
