@@ -138,27 +138,32 @@ export function encodedLength(spanLength: number): number {
   return spanLength + (spanLength < 0x80 ? 2 : spanLength < 0x4000 ? 3 : 4);
 }
 
-/** The span message's own length. */
-export function spanLength(span: EncodedSpan, blocks: Blocks): number {
-  const traceState = span.parent?.traceState ? lengthDelimited(3, Buffer.from(span.parent.traceState.serialize())).length : 0;
-  return 18 + 10 + traceState + (span.parent ? 10 : 0) + blocks.head[span.method].length + 18 + blocks.tail(span.method, span.status).length + 4;
+/** What encodeSpan needs to know before it writes: the span message's own length, and the caller's `tracestate` as its field. */
+export interface SpanLayout {
+  length: number;
+  traceState: Buffer | undefined;
+}
+
+export function spanLayout(span: EncodedSpan, blocks: Blocks): SpanLayout {
+  const traceState = span.parent?.traceState ? lengthDelimited(3, Buffer.from(span.parent.traceState.serialize())) : undefined;
+  const length = 18 + 10 + (traceState?.length ?? 0) + (span.parent ? 10 : 0) + blocks.head[span.method].length + 18 + blocks.tail(span.method, span.status).length + 4;
+  return { length, traceState };
 }
 
 /**
  * One span as `ScopeSpans.spans` (field 2) holds it (tag, length, message), written into
- * `out` at `at`; returns where it ends. `length` is spanLength(span, blocks).
+ * `out` at `at`; returns where it ends. `layout` is spanLayout(span, blocks).
  */
-export function encodeSpan(span: EncodedSpan, blocks: Blocks, out: Buffer, at: number, length: number): number {
+export function encodeSpan(span: EncodedSpan, blocks: Blocks, out: Buffer, at: number, layout: SpanLayout): number {
   out[at++] = 0x12;
-  at = writeVarint(out, at, length);
+  at = writeVarint(out, at, layout.length);
   out[at++] = 0x0a;
   out[at++] = 16;
   at = writeHexId(out, at, span.traceId);
   out[at++] = 0x12;
   out[at++] = 8;
   at = writeHexId(out, at, span.spanId);
-  const traceState = span.parent?.traceState?.serialize();
-  if (traceState) at += lengthDelimited(3, Buffer.from(traceState)).copy(out, at);
+  if (layout.traceState) at += layout.traceState.copy(out, at);
   if (span.parent) {
     out[at++] = 0x22;
     out[at++] = 8;
@@ -275,11 +280,11 @@ class SpanBatcher {
 
   add(span: EncodedSpan): void {
     if (this.stopped || this.waiting >= this.maxQueue) return;
-    const inner = spanLength(span, this.blocks);
-    const length = encodedLength(inner);
+    const layout = spanLayout(span, this.blocks);
+    const length = encodedLength(layout.length);
     if (this.filling.end + length > this.filling.bytes.length) this.seal();
     if (this.filling.end + length > this.filling.bytes.length) this.filling = this.emptyBatch(length);
-    this.filling.end = encodeSpan(span, this.blocks, this.filling.bytes, this.filling.end, inner);
+    this.filling.end = encodeSpan(span, this.blocks, this.filling.bytes, this.filling.end, layout);
     this.filling.count++;
     this.waiting++;
     if (this.filling.count === this.maxBatch) this.seal();

@@ -5,7 +5,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import { encodedLength, encodeSpan, envelopeRoom, keptSpanBlocks, spanLength, writeEnvelope, type EncodedSpan } from '../../src/tracing/kept-spans.js';
+import { encodedLength, encodeSpan, envelopeRoom, keptSpanBlocks, spanLayout, writeEnvelope, type EncodedSpan } from '../../src/tracing/kept-spans.js';
 import { writeHexId, writeUnixNanos } from '../../src/tracing/otlp-proto.js';
 
 const resource = defaultResource().merge(
@@ -64,8 +64,8 @@ describe('kept-answer spans in OTLP protobuf', () => {
     ['a batch of both kinds', [span('GET', 200, undefined), span('GET', 304, remote()), span('HEAD', 200, remote('v=1'))]],
   ])('encodes %s byte for byte as the SDK serializer does', (_name, spans) => {
     const room = envelopeRoom(blocks.envelope);
-    const out = Buffer.alloc(room + spans.reduce((sum, s) => sum + encodedLength(spanLength(s, blocks)), 0));
-    const end = spans.reduce((at, s) => encodeSpan(s, blocks, out, at, spanLength(s, blocks)), room);
+    const out = Buffer.alloc(room + spans.reduce((sum, s) => sum + encodedLength(spanLayout(s, blocks).length), 0));
+    const end = spans.reduce((at, s) => encodeSpan(s, blocks, out, at, spanLayout(s, blocks)), room);
     expect(end).toBe(out.length);
     const ours = out.subarray(writeEnvelope(out, room, end, blocks.envelope), end);
     const sdk = Buffer.from(ProtobufTraceSerializer.serializeRequest(spans.map(asSdkSpan))!);
