@@ -11,6 +11,13 @@ const EXIT_FLUSH_MS = 2000;
 const FIRST_RETRY_MS = 1;
 const LAST_RETRY_MS = 64;
 
+/** Log lines this process did not write: its destination was not keeping up (`behind`) or had failed (`failed`). */
+const droppedLines = { behind: 0, failed: 0 };
+
+export function droppedLogLines(): Readonly<typeof droppedLines> {
+  return droppedLines;
+}
+
 /**
  * A log destination on `dest` (a file descriptor or a file to append to), handed the lines
  * of one turn of the event loop at once instead of line by line: under load a turn answers
@@ -39,7 +46,10 @@ export function batchedDestination(dest: number | string): NodeJS.WritableStream
   });
   const batched = {
     write(line: string): boolean {
-      if (held.broken) return true;
+      if (held.broken) {
+        droppedLines.failed++;
+        return true;
+      }
       if (pending === '') setImmediate(flush);
       pending += line;
       if (pending.length >= BATCH_CHARS) flush();
@@ -77,7 +87,10 @@ class HeldWrites {
   constructor(private readonly fd: number) {}
 
   add(text: string): void {
-    if (this.broken) return;
+    if (this.broken) {
+      droppedLines.failed += countLines(text);
+      return;
+    }
     const chunk = Buffer.from(text);
     if (this.bytes + chunk.length > MAX_HELD_BYTES) {
       this.drop(text);
@@ -92,7 +105,7 @@ class HeldWrites {
     clearTimeout(this.retry);
     const deadline = Date.now() + waitMs;
     while (!this.writeHeld() && Date.now() < deadline) sleepSync(5);
-    const unwritten = this.chunks.reduce((lines, chunk, i) => lines + countLines(i === 0 ? chunk.subarray(this.written) : chunk), 0);
+    const unwritten = this.heldLines();
     if (unwritten > 0) tellStderr(`${unwritten} log lines were not written at exit: the log destination did not take them within ${waitMs / 1000} s`);
     if (this.droppedLines > 0) tellStderr(`${this.droppedLines} log lines were dropped while the log destination was not keeping up`);
   }
@@ -134,13 +147,21 @@ class HeldWrites {
     return true;
   }
 
+  /** Lines held and not yet written whole. */
+  private heldLines(): number {
+    return this.chunks.reduce((lines, chunk, i) => lines + countLines(i === 0 ? chunk.subarray(this.written) : chunk), 0);
+  }
+
   private drop(text: string): void {
     if (this.droppedLines === 0) tellStderr(`log destination is not keeping up (${MAX_HELD_BYTES / 1024 / 1024} MiB waiting): dropping log lines until it does`);
-    this.droppedLines += countLines(text);
+    const lines = countLines(text);
+    this.droppedLines += lines;
+    droppedLines.behind += lines;
   }
 
   private fail(error: NodeJS.ErrnoException): void {
     this.broken = true;
+    droppedLines.failed += this.heldLines();
     this.chunks.length = 0;
     this.bytes = 0;
     tellStderr(`log destination failed (${error.code ?? error.message}): log lines are dropped from now on`);

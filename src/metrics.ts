@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { droppedLogLines } from './log-destination.js';
 import { PlainHistogram } from './plain-histogram.js';
 
 /** Seconds: from a fast cache hit to a slow upstream page. */
@@ -93,6 +94,17 @@ export class Metrics {
   beforeRead(flush: () => void): void {
     this.pending.push(flush);
   }
+
+  readonly logLinesDropped = new Counter({
+    name: 'netflows_log_lines_dropped_total',
+    help: 'Log lines not written: stdout was not keeping up (behind) or had failed (failed)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+    collect() {
+      this.reset();
+      for (const [reason, lines] of Object.entries(droppedLogLines())) this.inc({ reason }, lines);
+    },
+  });
 
   /** Gauges read when scraped; the readers are added by whoever owns the state. */
   gauge(name: string, help: string, labelNames: readonly string[], read: (set: (labels: Record<string, string>, value: number) => void) => Promise<void> | void): void {

@@ -55,19 +55,23 @@ describe('batchedDestination', () => {
     expect(child.stdout).toBe('{"a":1}\n{"b":2}\n');
   });
 
-  it('exits at once when nobody reads its stdout any more (regression: the exit flush retried a broken pipe forever)', async () => {
-    const script = `import { batchedDestination } from './src/log-destination.ts'; const d = batchedDestination(1); const line = '{"pad":"' + 'x'.repeat(200) + '"}\\n'; process.stdin.once('data', () => { for (let i = 0; i < 2000; i++) d.write(line); process.exit(0); }); process.stdout.write('ready\\n');`;
+  it('exits at once when nobody reads its stdout any more, and counts the lines it could not write (regression: the exit flush retried a broken pipe forever)', async () => {
+    const script = `import { batchedDestination, droppedLogLines } from './src/log-destination.ts'; const d = batchedDestination(1); const line = '{"pad":"' + 'x'.repeat(200) + '"}\\n'; process.stdin.once('data', () => { for (let i = 0; i < 2000; i++) d.write(line); process.stderr.write('failed ' + droppedLogLines().failed + '\\n'); process.exit(0); }); process.stdout.write('ready\\n');`;
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     await new Promise((resolve) => child.stdout.once('data', resolve));
     // The reader goes away: every later write to the pipe fails with EPIPE.
     child.stdout.destroy();
     child.stdin.write('go\n');
-    const exited = await Promise.race([new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))), sleep(5000).then(() => 'still running' as const)]);
+    const exited = await Promise.race([new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code))), sleep(5000).then(() => 'still running' as const)]);
     if (exited === 'still running') child.kill('SIGKILL');
     expect(exited).toBe(0);
+    expect(stderr).toContain('log destination failed (EPIPE)');
+    expect(stderr).toContain('failed 2000\n');
   });
 
-  it('holds at most 8 MiB for a reader that stopped reading, drops the rest, and says how many lines it dropped once the reader is back', async () => {
+  it('holds at most 8 MiB for a reader that stopped reading, drops the rest, counts them in a metric and says how many it dropped once the reader is back', async () => {
     // 80 MB of lines over 320 turns while the parent does not read; the child reports how much
     // more memory it holds, then, once the parent reads again, a last line.
     const script = `import { batchedDestination } from './src/log-destination.ts';
@@ -82,6 +86,9 @@ describe('batchedDestination', () => {
       for (let t = 0; t < 320; t++) { for (let i = 0; i < 1000; i++) d.write('{"n":' + n++ + ',"pad":"' + pad + '"}\\n'); await turn(); }
       globalThis.gc();
       process.stderr.write('grew ' + (held() - before) + '\\n');
+      const { Metrics } = await import('./src/metrics.ts');
+      const counted = (await new Metrics().text()).split('\\n').filter((l) => l.startsWith('netflows_log_lines_dropped_total{'));
+      process.stderr.write(counted.join('\\n') + '\\n');
       process.stdin.once('data', () => d.write('{"end":' + n + '}\\n'));`;
     const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
     try {
@@ -107,6 +114,9 @@ describe('batchedDestination', () => {
       const dropped = Number(/(\d+) log lines were dropped/.exec(stderr)![1]);
       expect(dropped).toBeGreaterThan(0);
       expect(numbers.length + dropped).toBe(written);
+      // The same count as operators see it.
+      expect(stderr).toContain(`netflows_log_lines_dropped_total{reason="behind"} ${dropped}\n`);
+      expect(stderr).toContain('netflows_log_lines_dropped_total{reason="failed"} 0\n');
     } finally {
       child.kill('SIGKILL');
     }
