@@ -24,10 +24,10 @@ export function droppedLogLines(): Readonly<typeof droppedLines> {
  * many requests, and each write is a system call. A line waits at most for the rest of its
  * turn. Writes never block: a pipe or socket is switched to non-blocking mode, and what it
  * does not take at once waits, up to MAX_HELD_BYTES, for later tries; past that, lines are
- * dropped and their number said on stderr once the destination keeps up again. What is
- * still held at exit is written for at most EXIT_FLUSH_MS. A destination that fails
- * (stdout whose reader has gone: EPIPE) is given up with one line on stderr: the gateway
- * goes on serving without its log rather than stopping.
+ * dropped, counted (droppedLogLines, for /metrics) and their number said on stderr once the
+ * destination keeps up again. What is still held at exit is written for at most
+ * EXIT_FLUSH_MS. A destination that fails (stdout whose reader has gone: EPIPE) is given up
+ * with one line on stderr: the gateway goes on serving without its log rather than stopping.
  */
 export function batchedDestination(dest: number | string): NodeJS.WritableStream {
   const fd = typeof dest === 'number' ? dest : openSync(dest, 'a');
@@ -80,7 +80,8 @@ class HeldWrites {
   /** How much of chunks[0] is written. */
   private written = 0;
   private bytes = 0;
-  private droppedLines = 0;
+  /** Lines dropped since stderr last said how many. */
+  private droppedSinceReport = 0;
   private retry: NodeJS.Timeout | undefined;
   private retryMs = FIRST_RETRY_MS;
 
@@ -107,7 +108,7 @@ class HeldWrites {
     while (!this.writeHeld() && Date.now() < deadline) sleepSync(5);
     const unwritten = this.heldLines();
     if (unwritten > 0) tellStderr(`${unwritten} log lines were not written at exit: the log destination did not take them within ${waitMs / 1000} s`);
-    if (this.droppedLines > 0) tellStderr(`${this.droppedLines} log lines were dropped while the log destination was not keeping up`);
+    if (this.droppedSinceReport > 0) tellStderr(`${this.droppedSinceReport} log lines were dropped while the log destination was not keeping up`);
   }
 
   private writeOrRetry = (): void => {
@@ -115,9 +116,9 @@ class HeldWrites {
     const before = this.bytes;
     if (this.writeHeld()) {
       this.retryMs = FIRST_RETRY_MS;
-      if (this.droppedLines > 0) {
-        tellStderr(`log destination caught up: ${this.droppedLines} log lines were dropped`);
-        this.droppedLines = 0;
+      if (this.droppedSinceReport > 0) {
+        tellStderr(`log destination caught up: ${this.droppedSinceReport} log lines were dropped`);
+        this.droppedSinceReport = 0;
       }
       return;
     }
@@ -153,9 +154,9 @@ class HeldWrites {
   }
 
   private drop(text: string): void {
-    if (this.droppedLines === 0) tellStderr(`log destination is not keeping up (${MAX_HELD_BYTES / 1024 / 1024} MiB waiting): dropping log lines until it does`);
+    if (this.droppedSinceReport === 0) tellStderr(`log destination is not keeping up (${MAX_HELD_BYTES / 1024 / 1024} MiB waiting): dropping log lines until it does`);
     const lines = countLines(text);
-    this.droppedLines += lines;
+    this.droppedSinceReport += lines;
     droppedLines.behind += lines;
   }
 
