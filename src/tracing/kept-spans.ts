@@ -8,7 +8,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { Resource } from '@opentelemetry/resources';
 import { SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base';
 import { keyValues, lengthDelimited, resourceField, scopeField, stringField, tag, varint, writeHexId, writeUnixNanos, writeVarint } from './otlp-proto.js';
-import { KEPT_ANSWER_ROUTE, keptAnswerAttributes } from './spans.js';
+import { KEPT_ANSWER_SPAN_NAME, keptAnswerAttributes } from './spans.js';
 import type { LaneSpan } from './tracing.js';
 
 /** The kept answers' server spans, and the flush of what is still waiting at exit. */
@@ -101,10 +101,10 @@ export interface Blocks {
 /** The parts of every kept-answer span and export request that never change. */
 export function keptSpanBlocks({ resource, scope }: Pick<KeptSpanOptions, 'resource' | 'scope'>): Blocks {
   const byMethod = <T>(make: (method: Method) => T): Record<Method, T> => ({ GET: make('GET'), HEAD: make('HEAD') });
-  const head = (method: Method) => Buffer.concat([stringField(5, `${method} ${KEPT_ANSWER_ROUTE}`), tag(6, 0), varint(SpanKind.SERVER + 1)]);
+  const head = (method: Method) => Buffer.concat([stringField(5, KEPT_ANSWER_SPAN_NAME[method]), tag(6, 0), varint(SpanKind.SERVER + 1)]);
   const unsetStatus = Buffer.concat([tag(3, 0), varint(0)]);
   return {
-    name: byMethod((method) => `${method} ${KEPT_ANSWER_ROUTE}`),
+    name: KEPT_ANSWER_SPAN_NAME,
     attributeValues: byMethod(keptAnswerAttributes),
     head: byMethod(head),
     tail: remembered((method, status) =>

@@ -57,6 +57,8 @@ export function serverSpanName(span: Span, request: FastifyRequest): void {
 const KEPT_ANSWER: Attributes = { [ATTR.cache]: 'hit', [ATTR.keptAnswer]: true };
 /** The one route whose answers are kept and served by the early lane. */
 export const KEPT_ANSWER_ROUTE = '/netflows';
+/** A kept answer's span name, by method: made once, not on every hit. */
+export const KEPT_ANSWER_SPAN_NAME = { GET: `GET ${KEPT_ANSWER_ROUTE}`, HEAD: `HEAD ${KEPT_ANSWER_ROUTE}` } as const;
 
 /** A kept answer's server span attributes, as the route's span would have them, but its status code. */
 export function keptAnswerAttributes(method: string): Attributes {
@@ -104,7 +106,7 @@ export function laneSpans(tracer: Tracer): (req: IncomingMessage, startedAt: num
     // No trace context sent (most callers): nothing to extract.
     const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, req.headers);
     const attributes = keptAnswerAttributes(req.method!);
-    const name = `${req.method === 'HEAD' ? 'HEAD' : 'GET'} ${KEPT_ANSWER_ROUTE}`;
+    const name = KEPT_ANSWER_SPAN_NAME[req.method === 'HEAD' ? 'HEAD' : 'GET'];
     const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes, startTime: performance.timeOrigin + startedAt }, parent);
     const { traceId, spanId } = span.spanContext();
     return {
