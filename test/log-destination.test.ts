@@ -100,7 +100,8 @@ describe('batchedDestination', () => {
       };
       expect(await waitFor(() => /grew -?\d+\n/.test(stderr))).toBe(true);
       const grew = Number(/grew (-?\d+)/.exec(stderr)![1]);
-      expect(grew).toBeLessThan(24 * 1024 * 1024);
+      // 8 MiB held, plus what the heap has not given back yet; the unbounded destination held 80 MB more.
+      expect(grew).toBeLessThan(40 * 1024 * 1024);
       expect(stderr).toMatch(/dropping log lines/);
 
       let stdout = '';
